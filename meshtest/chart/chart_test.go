@@ -1,0 +1,298 @@
+package chart
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wcharczuk/go-chart/v2/drawing"
+)
+
+// renderer is what TimeChart and ScatterFit have in common.
+type renderer interface {
+	Render(w io.Writer, format Format) error
+}
+
+// checkPNG asserts that data is a PNG of the given size that shows
+// something: more than a handful of colours, and every colour in want.
+func checkPNG(t *testing.T, data []byte, width, height int, want ...drawing.Color) {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(data))
+	require.NoError(t, err, "decode png")
+	assert.Equal(t, image.Rect(0, 0, width, height), img.Bounds(), "size")
+	rgba := image.NewRGBA(img.Bounds())
+	draw.Draw(rgba, rgba.Bounds(), img, img.Bounds().Min, draw.Src)
+	colours := map[color.RGBA]bool{}
+	for i := 0; i+3 < len(rgba.Pix); i += 4 {
+		p := rgba.Pix[i : i+4 : i+4]
+		colours[color.RGBA{p[0], p[1], p[2], p[3]}] = true
+	}
+	// White background, dark text and grey grid at the very least.
+	assert.Greater(t, len(colours), 3, "distinct colours")
+	for _, w := range want {
+		assert.True(t, hasColour(colours, w), "no pixel near %v", w)
+	}
+}
+
+// hasColour reports whether a colour close to c was drawn; anti-aliasing
+// blends the edges of lines and dots, but their cores keep their colour.
+func hasColour(colours map[color.RGBA]bool, c drawing.Color) bool {
+	for got := range colours {
+		d := math.Abs(float64(got.R)-float64(c.R)) + math.Abs(float64(got.G)-float64(c.G)) + math.Abs(float64(got.B)-float64(c.B))
+		if d < 20 {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSVG asserts that data is well-formed XML with an <svg> root and
+// returns its text content.
+func checkSVG(t *testing.T, data []byte) string {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	var text strings.Builder
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err, "parse svg")
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			if root == "" {
+				root = tok.Name.Local
+			}
+		case xml.CharData:
+			text.Write(tok)
+			text.WriteByte('\n')
+		}
+	}
+	assert.Equal(t, "svg", root)
+	return text.String()
+}
+
+func render(t *testing.T, c renderer, f Format) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, c.Render(&buf, f))
+	return buf.Bytes()
+}
+
+func seconds(n int) []float64 {
+	xs := make([]float64, n)
+	for i := range xs {
+		xs[i] = float64(i)
+	}
+	return xs
+}
+
+func constant(n int, v float64) []float64 {
+	ys := make([]float64, n)
+	for i := range ys {
+		ys[i] = v
+	}
+	return ys
+}
+
+// memory is a chart of the usual shape: bootstrap and peer mean over a
+// minute, in bytes.
+func memory() TimeChart {
+	boot, peer := make([]float64, 60), make([]float64, 60)
+	for i := range boot {
+		boot[i] = 16e6 + 1e5*math.Sin(float64(i)/5)
+		peer[i] = 8.6e6 + 5e4*math.Cos(float64(i)/7)
+	}
+	return TimeChart{
+		Title: "star-100 memory", YLabel: "memory", YUnit: Bytes,
+		Lines: []Line{
+			{Name: "bootstrap", X: seconds(60), Y: boot},
+			{Name: "peer mean", X: seconds(60), Y: peer, Dashed: true},
+		},
+	}
+}
+
+func TestTimeChartPNG(t *testing.T) {
+	checkPNG(t, render(t, memory(), PNG), DefaultWidth, DefaultHeight, palette[0], palette[1])
+
+	small := memory()
+	small.Width, small.Height = 640, 360
+	checkPNG(t, render(t, small, PNG), 640, 360, palette[0], palette[1])
+}
+
+func TestTimeChartSVG(t *testing.T) {
+	text := checkSVG(t, render(t, memory(), SVG))
+	for _, want := range []string{"star-100 memory", "bootstrap", "peer mean", "seconds", "memory (MB)"} {
+		assert.Contains(t, text, want)
+	}
+}
+
+func TestTimeChartEdgeCases(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name  string
+		lines []Line
+		// colours that must appear in the PNG: what was drawn
+		drawn []drawing.Color
+	}{
+		{"single point", []Line{{Name: "boot", X: []float64{3}, Y: []float64{16e6}}}, []drawing.Color{palette[0]}},
+		{"single point at zero", []Line{{Name: "boot", X: []float64{0}, Y: []float64{0}}}, nil},
+		{"all equal", []Line{
+			{Name: "bootstrap", X: seconds(30), Y: constant(30, 100)},
+			{Name: "peer", X: seconds(30), Y: constant(30, 1)},
+		}, []drawing.Color{palette[0], palette[1]}},
+		{"all zero", []Line{{Name: "errors", X: seconds(30), Y: constant(30, 0)}}, []drawing.Color{palette[0]}},
+		{"NaN skipped", []Line{{Name: "peer", X: seconds(6), Y: []float64{1, nan, 3, 4, nan, 6}}}, []drawing.Color{palette[0]}},
+		{"NaN x skipped", []Line{{Name: "peer", X: []float64{0, nan, 2}, Y: []float64{1, 2, 3}}}, []drawing.Color{palette[0]}},
+		{"infinite skipped", []Line{{Name: "peer", X: seconds(3), Y: []float64{1, math.Inf(1), 3}}}, []drawing.Color{palette[0]}},
+		{"all NaN", []Line{{Name: "peer", X: seconds(3), Y: constant(3, nan)}}, nil},
+		{"empty line", []Line{{Name: "peer"}}, nil},
+		{"no lines", nil, nil},
+		{"negative", []Line{{Name: "delta", X: seconds(3), Y: []float64{-5, 0, 5}}}, []drawing.Color{palette[0]}},
+		{"only negative", []Line{{Name: "delta", X: seconds(3), Y: []float64{-5, -7, -6}}}, []drawing.Color{palette[0]}},
+		{"tiny values", []Line{{Name: "cpu", X: seconds(3), Y: []float64{0.001, 0.002, 0.0015}}}, []drawing.Color{palette[0]}},
+		{"huge values", []Line{{Name: "bytes", X: seconds(3), Y: []float64{1e15, 2e15, 3e15}}}, []drawing.Color{palette[0]}},
+		{"x not from zero", []Line{{Name: "late", X: []float64{100, 101, 102}, Y: []float64{1, 2, 3}}}, []drawing.Color{palette[0]}},
+		{"many lines", manyLines(40), []drawing.Color{palette[0]}},
+		{"long name", []Line{{Name: strings.Repeat("a very long series name ", 20), X: seconds(3), Y: []float64{1, 2, 3}}}, []drawing.Color{palette[0]}},
+	}
+	for _, tt := range tests {
+		for _, unit := range []Unit{Count, Bytes} {
+			t.Run(tt.name+"/"+[]string{"count", "bytes"}[unit], func(t *testing.T) {
+				c := TimeChart{Title: tt.name, YLabel: "value", YUnit: unit, Lines: tt.lines}
+				checkPNG(t, render(t, c, PNG), DefaultWidth, DefaultHeight, tt.drawn...)
+				checkSVG(t, render(t, c, SVG))
+			})
+		}
+	}
+}
+
+func manyLines(n int) []Line {
+	var ls []Line
+	for i := range n {
+		ls = append(ls, Line{Name: "peer-" + string(rune('a'+i%26)), X: seconds(10), Y: constant(10, float64(i))})
+	}
+	return ls
+}
+
+func TestTimeChartNoData(t *testing.T) {
+	c := TimeChart{Title: "memory", Lines: []Line{{Name: "peer", X: seconds(2), Y: constant(2, math.NaN())}}}
+	text := checkSVG(t, render(t, c, SVG))
+	assert.Contains(t, text, "memory (no data)")
+	assert.Contains(t, text, "peer", "the legend still names the line")
+}
+
+func TestTimeChartLegendOverflow(t *testing.T) {
+	c := TimeChart{Title: "peers", Lines: manyLines(40)}
+	text := checkSVG(t, render(t, c, SVG))
+	assert.Contains(t, text, "more")
+}
+
+func TestRenderEscapesSVG(t *testing.T) {
+	c := TimeChart{Title: `A & B <"x">`, YLabel: "a<b", Lines: []Line{{Name: "p&q", X: seconds(2), Y: []float64{1, 2}}}}
+	text := checkSVG(t, render(t, c, SVG))
+	assert.Contains(t, text, `A & B <"x">`)
+	assert.Contains(t, text, "a<b")
+	assert.Contains(t, text, "p&q")
+	checkPNG(t, render(t, c, PNG), DefaultWidth, DefaultHeight)
+}
+
+func TestRenderErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		c      renderer
+		format Format
+		want   string
+	}{
+		{"length mismatch", TimeChart{Title: "m", Lines: []Line{{Name: "boot", X: seconds(3), Y: seconds(2)}}}, PNG,
+			`chart "m": line "boot" has 3 x values and 2 y values`},
+		{"unknown format", memory(), Format(7), "unknown format Format(7)"},
+		{"too small", TimeChart{Title: "m", Width: 100, Height: 50}, PNG, "size 100x50 is below the minimum"},
+		{"scatter too small", ScatterFit{Title: "s", Width: 10}, SVG, `chart "s": size 10x500`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.c.Render(io.Discard, tt.format)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+func sweep() ScatterFit {
+	return ScatterFit{
+		Title: "bootstrap memory against peers", XLabel: "peers", YLabel: "bootstrap memory", YUnit: Bytes,
+		Points: []Point{{10, 9.7e6, "n=10"}, {50, 14.1e6, "n=50"}, {100, 19.6e6, "n=100"}, {250, 36.1e6, "n=250"}},
+		Fit:    &FitLine{Slope: 0.11e6, Intercept: 8.6e6, R2: 0.99871},
+	}
+}
+
+func TestScatterFit(t *testing.T) {
+	checkPNG(t, render(t, sweep(), PNG), DefaultWidth, DefaultHeight, palette[0], palette[1])
+	text := checkSVG(t, render(t, sweep(), SVG))
+	for _, want := range []string{
+		"bootstrap memory against peers", "peers", "bootstrap memory (MB)", "measured", "n=250",
+		"y = 0.11·x + 8.6 MB, R² = 0.999",
+	} {
+		assert.Contains(t, text, want)
+	}
+}
+
+func TestScatterFitEdgeCases(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		name string
+		c    ScatterFit
+	}{
+		{"single point", ScatterFit{Points: []Point{{100, 16e6, "n=100"}}}},
+		{"single point with fit", ScatterFit{Points: []Point{{100, 16e6, ""}}, Fit: &FitLine{Slope: 0.1e6, Intercept: 6e6, R2: 1}}},
+		{"equal x", ScatterFit{Points: []Point{{100, 15e6, ""}, {100, 16e6, ""}}}},
+		{"equal y", ScatterFit{Points: []Point{{10, 100, ""}, {50, 100, ""}}, Fit: &FitLine{Intercept: 100, R2: 1}}},
+		{"NaN points skipped", ScatterFit{Points: []Point{{10, nan, "lost"}, {nan, 5, ""}, {50, 7, "ok"}, {100, 9, ""}}}},
+		{"no points", ScatterFit{}},
+		{"NaN fit ignored", ScatterFit{Points: []Point{{1, 1, ""}, {2, 2, ""}}, Fit: &FitLine{Slope: nan, R2: nan}}},
+		{"falling line", ScatterFit{Points: []Point{{1, 10, "a"}, {5, 2, "b"}}, Fit: &FitLine{Slope: -2, Intercept: 12, R2: 1}}},
+		{"fit below zero", ScatterFit{Points: []Point{{1, 1, ""}, {2, 3, ""}}, Fit: &FitLine{Slope: 2, Intercept: -1, R2: 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.c.Title = tt.name
+			checkPNG(t, render(t, tt.c, PNG), DefaultWidth, DefaultHeight)
+			checkSVG(t, render(t, tt.c, SVG))
+		})
+	}
+}
+
+func TestFormatString(t *testing.T) {
+	assert.Equal(t, "png", PNG.String())
+	assert.Equal(t, "svg", SVG.String())
+}
+
+// TestArtifacts writes a time chart and a scatter chart of the usual shape
+// to the test's artifact directory, to be looked at after layout changes:
+// go test -run Artifacts -artifacts -outputdir /tmp/out ./meshtest/chart
+func TestArtifacts(t *testing.T) {
+	dir := t.ArtifactDir()
+	for _, c := range []struct {
+		name string
+		c    renderer
+	}{{"memory", memory()}, {"sweep", sweep()}} {
+		for _, f := range []Format{PNG, SVG} {
+			path := filepath.Join(dir, c.name+"."+f.String())
+			require.NoError(t, os.WriteFile(path, render(t, c.c, f), 0o644))
+		}
+	}
+}
