@@ -1,0 +1,122 @@
+package node
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseConfig(t *testing.T) {
+	priv, err := generateKey()
+	require.NoError(t, err)
+	key, err := EncodeKey(priv)
+	require.NoError(t, err)
+	id, err := peer.IDFromPrivateKey(priv)
+	require.NoError(t, err)
+	addr := fmt.Sprintf("/ip4/10.0.0.2/tcp/4001/p2p/%s", id)
+
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(t *testing.T, c Config)
+		wantErr []string // substrings the error must contain
+	}{
+		{name: "defaults", check: func(t *testing.T, c Config) {
+			require.Equal(t, Config{ListenPort: 4001, MetricsPort: 9090, DialTimeout: 2 * time.Minute}, c)
+		}},
+		{name: "flags", args: []string{"-listen-port", "0", "-metrics-port=0", "-key", key, "-dial", addr + " , " + addr,
+			"-dial-timeout", "5s", "-max-conns", "300", "-conn-low", "10", "-conn-high", "20", "-extra-bytes-per-conn", "4096"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 0, c.ListenPort)
+				require.Equal(t, 0, c.MetricsPort)
+				require.True(t, priv.Equals(c.Key))
+				require.Len(t, c.Dial, 2)
+				require.Equal(t, addr, c.Dial[0].String())
+				require.Equal(t, 5*time.Second, c.DialTimeout)
+				require.Equal(t, 300, c.MaxConns)
+				require.Equal(t, 10, c.ConnLow)
+				require.Equal(t, 20, c.ConnHigh)
+				require.Equal(t, 4096, c.ExtraBytesPerConn)
+			}},
+		{name: "env", env: map[string]string{"MESHNODE_LISTEN_PORT": "4002", "MESHNODE_KEY": key, "MESHNODE_DIAL": addr,
+			"MESHNODE_DIAL_TIMEOUT": "1m", "MESHNODE_CONN_HIGH": "5", "MESHNODE_EXTRA_BYTES_PER_CONN": "1"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 4002, c.ListenPort)
+				require.Equal(t, 9090, c.MetricsPort)
+				require.True(t, priv.Equals(c.Key))
+				require.Len(t, c.Dial, 1)
+				require.Equal(t, time.Minute, c.DialTimeout)
+				require.Equal(t, 5, c.ConnHigh)
+				require.Equal(t, 1, c.ExtraBytesPerConn)
+			}},
+		{name: "flag wins over env", args: []string{"-listen-port", "4003", "-dial-timeout", "3s"},
+			env: map[string]string{"MESHNODE_LISTEN_PORT": "4002", "MESHNODE_DIAL_TIMEOUT": "not a duration"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 4003, c.ListenPort)
+				require.Equal(t, 3*time.Second, c.DialTimeout)
+			}},
+		{name: "empty env is unset", env: map[string]string{"MESHNODE_LISTEN_PORT": "", "MESHNODE_KEY": ""},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, 4001, c.ListenPort)
+				require.Nil(t, c.Key)
+			}},
+		{name: "bad duration flag", args: []string{"-dial-timeout", "2 minutes"},
+			wantErr: []string{"-dial-timeout", "Go duration", `"2 minutes"`}},
+		{name: "bad duration env", env: map[string]string{"MESHNODE_DIAL_TIMEOUT": "10"},
+			wantErr: []string{"MESHNODE_DIAL_TIMEOUT", "-dial-timeout", "Go duration"}},
+		{name: "zero duration", args: []string{"-dial-timeout", "0s"}, wantErr: []string{"-dial-timeout", "positive"}},
+		{name: "bad key base64", args: []string{"-key", "not base64!"}, wantErr: []string{"-key", "base64", "MarshalPrivateKey"}},
+		{name: "bad key bytes", env: map[string]string{"MESHNODE_KEY": "aGVsbG8="}, wantErr: []string{"MESHNODE_KEY", "-key", "private key"}},
+		{name: "dial without p2p", args: []string{"-dial", "/ip4/10.0.0.2/tcp/4001"}, wantErr: []string{"-dial", "/p2p/<peer ID>", "/ip4/10.0.0.2/tcp/4001"}},
+		{name: "dial not a multiaddr", args: []string{"-dial", "10.0.0.2:4001"}, wantErr: []string{"-dial", "multiaddr", "10.0.0.2:4001"}},
+		{name: "bad port", args: []string{"-metrics-port", "70000"}, wantErr: []string{"-metrics-port", "0-65535"}},
+		{name: "negative count", env: map[string]string{"MESHNODE_MAX_CONNS": "-1"}, wantErr: []string{"MESHNODE_MAX_CONNS", "non-negative"}},
+		{name: "low without high", args: []string{"-conn-low", "10"}, wantErr: []string{"-conn-low", "-conn-high"}},
+		{name: "low above high", args: []string{"-conn-low", "30", "-conn-high", "20"}, wantErr: []string{"conn-low <= conn-high"}},
+		{name: "unknown flag", args: []string{"-peers", "3"}, wantErr: []string{"-peers"}},
+		{name: "positional", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig(tt.args, func(k string) string { return tt.env[k] })
+			if tt.wantErr != nil {
+				require.Error(t, err)
+				for _, want := range tt.wantErr {
+					require.ErrorContains(t, err, want)
+				}
+				return
+			}
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestParseConfigHelp(t *testing.T) {
+	_, err := ParseConfig([]string{"-h"}, nil)
+	require.True(t, errors.Is(err, flag.ErrHelp))
+	for _, name := range []string{"-listen-port", "MESHNODE_DIAL_TIMEOUT", "-extra-bytes-per-conn"} {
+		require.ErrorContains(t, err, name, "usage lists every flag and variable")
+	}
+}
+
+func TestKeyRoundTrip(t *testing.T) {
+	priv, err := generateKey()
+	require.NoError(t, err)
+	s, err := EncodeKey(priv)
+	require.NoError(t, err)
+	got, err := DecodeKey(s)
+	require.NoError(t, err)
+	require.True(t, priv.Equals(got))
+}
+
+func TestStartRejectsBadConfig(t *testing.T) {
+	_, err := Start(t.Context(), Config{ConnLow: 5})
+	require.ErrorContains(t, err, "-conn-low")
+}

@@ -1,0 +1,85 @@
+// Package node is the bundled meshtest node: a go-libp2p host that does only
+// what an experiment asks of it, reports its cost over HTTP and its
+// connections as JSON lines. The meshnode command (node/cmd/meshnode) wraps it
+// in a static binary for a FROM scratch image; tests can run it in-process
+// with Start.
+//
+// # Flags
+//
+// Every flag has an environment variable; the flag wins when both are set, and
+// an empty variable counts as unset.
+//
+//	-listen-port           MESHNODE_LISTEN_PORT           libp2p TCP port on /ip4/0.0.0.0 (default 4001; 0 = free port)
+//	-metrics-port          MESHNODE_METRICS_PORT          HTTP port on 0.0.0.0 (default 9090; 0 = free port)
+//	-key                   MESHNODE_KEY                   base64 (standard) of crypto.MarshalPrivateKey, ed25519; see EncodeKey.
+//	                                                      Empty: a random key, and the ready event says "key":"generated"
+//	-dial                  MESHNODE_DIAL                  comma-separated multiaddrs ending in /p2p/<peer ID>
+//	-dial-timeout          MESHNODE_DIAL_TIMEOUT          how long each -dial target is retried (default 2m)
+//	-max-conns             MESHNODE_MAX_CONNS             cap on total connections in the resource manager (default 0 = none)
+//	-conn-low, -conn-high  MESHNODE_CONN_LOW, _CONN_HIGH  connection manager watermarks (default 0 = never trim)
+//	-extra-bytes-per-conn  MESHNODE_EXTRA_BYTES_PER_CONN  TEST ONLY, see below (default 0)
+//
+// Bad values stop the command with exit status 2 and a message naming the flag
+// (or variable) and what was expected.
+//
+// # No hidden limits
+//
+// By default nothing limits, rate-limits or trims connections: the resource
+// manager has infinite limits and neither the per-IP/subnet connection limiter
+// nor the connection rate limiter that go-libp2p enables by default; the
+// connection manager is connmgr.NullConnMgr. The transports are TCP with Noise
+// and Yamux only; relay, NAT port mapping, hole punching, AutoNAT probing and
+// mDNS are off. -max-conns and -conn-low/-conn-high bring limits back when an
+// experiment is about them.
+//
+// # Dialing
+//
+// Each -dial target is dialed concurrently, retried with exponential backoff
+// (50 ms doubling to 2 s, with jitter) until it connects or -dial-timeout
+// passes. A connection lost later is not redialed: drift must be visible to
+// the harness, not healed by the node.
+//
+// # HTTP endpoints
+//
+//	GET /metrics   Prometheus exposition, content-negotiated by promhttp. A
+//	               repeated name[] parameter (/metrics?name[]=go_goroutines&name[]=meshnode_peers)
+//	               returns only those families and collects only their sources.
+//	GET /peers     {"peer_id":"12D3…","connections":N,"peers":["12D3…",…]} (peers sorted, unique)
+//	GET /healthz   200 "ok" (the server starts once the host listens)
+//
+// The registry is the node's own (never the global one) and holds the Go
+// collector (go_*), the process collector (process_*), go-libp2p's metrics
+// (libp2p_*) and the node's gauges, counted from the host at scrape time:
+// meshnode_connections, meshnode_peers, meshnode_streams, and
+// meshnode_info{peer_id, version, libp2p} = 1.
+//
+// go-libp2p keeps its metric vectors in package variables, so nodes sharing a
+// process (in-process tests) share the libp2p_* values; the meshnode_* gauges
+// are per node.
+//
+// # Events
+//
+// Config.Out (stdout in the command) receives one JSON object per line, each
+// with "event" and "time" (RFC 3339, nanoseconds, UTC); see Event:
+//
+//	{"event":"ready","peer_id":…,"addrs":[…],"metrics":"host:port","key":"given"|"generated"}
+//	{"event":"connected","peer":…,"addr":…,"direction":"inbound"|"outbound"}
+//	{"event":"disconnected","peer":…,"addr":…,"direction":…}
+//	{"event":"dial_failed","addr":…,"error":…,"attempts":N}
+//	{"event":"shutdown"}
+//
+// ready comes once the host listens and the HTTP server is up, before any
+// dial. connected and disconnected are per connection.
+//
+// # The cost knob
+//
+// -extra-bytes-per-conn makes the node allocate, touch (so it counts in RSS)
+// and hold that many bytes per open connection, released on disconnect. It
+// exists only to prove that a regression gate catches a costlier node.
+//
+// # Environment
+//
+// The node touches no file, needs no DNS and no capability: it runs in a
+// FROM scratch image with a read-only root filesystem. The command exits 0
+// after SIGTERM or SIGINT once the node has closed.
+package node

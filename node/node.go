@@ -1,0 +1,187 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Node is a running meshnode: a libp2p host, its HTTP server and its dialers.
+type Node struct {
+	host    host.Host
+	httpSrv *http.Server
+	httpLn  net.Listener
+	events  *eventLog
+	ballast *ballast
+
+	cancel context.CancelFunc // stops the dialers
+	dials  sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start builds the host, listens, serves HTTP, writes the ready event and then
+// starts dialing cfg.Dial in the background. It returns once the node is ready;
+// on error nothing it started is left running. Cancelling ctx stops the
+// dialing but not the node: Close does that.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	keyOrigin := "given"
+	if cfg.Key == nil {
+		k, err := generateKey()
+		if err != nil {
+			return nil, fmt.Errorf("start node: %w", err)
+		}
+		cfg.Key, keyOrigin = k, "generated"
+	}
+	id, err := peer.IDFromPrivateKey(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("start node: peer ID from key: %w", err)
+	}
+
+	n := &Node{events: newEventLog(cfg.Out)}
+	var hostRef atomic.Pointer[host.Host] // the collector is registered before the host exists
+	regs := newRegistries(func() host.Host {
+		if p := hostRef.Load(); p != nil {
+			return *p
+		}
+		return nil
+	}, id.String())
+
+	opts, err := hostOptions(cfg, regs)
+	if err != nil {
+		return nil, fmt.Errorf("start node: %w", err)
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start node: libp2p host on tcp port %d: %w", cfg.ListenPort, err)
+	}
+	n.host = h
+	hostRef.Store(&h)
+	h.Network().Notify(n.events.notifiee())
+	if cfg.ExtraBytesPerConn > 0 {
+		n.ballast = newBallast(cfg.ExtraBytesPerConn)
+		h.Network().Notify(n.ballast.notifiee())
+	}
+
+	ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.MetricsPort)))
+	if err != nil {
+		_ = h.Close()
+		return nil, fmt.Errorf("start node: metrics listener on port %d: %w", cfg.MetricsPort, err)
+	}
+	n.httpLn = ln
+	n.httpSrv = &http.Server{
+		Handler:           newMux(h, regs),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() { _ = n.httpSrv.Serve(ln) }() // returns ErrServerClosed on Close
+
+	n.events.emit(Event{
+		Event:   EventReady,
+		PeerID:  id.String(),
+		Addrs:   addrStrings(h.Addrs()),
+		Metrics: n.MetricsAddr(),
+		Key:     keyOrigin,
+	})
+
+	dialCtx, cancel := context.WithCancel(ctx)
+	n.cancel = cancel
+	deadline := time.Now().Add(cfg.DialTimeout)
+	for _, target := range cfg.Dial {
+		n.dials.Go(func() { n.dialUntil(dialCtx, target, deadline) })
+	}
+	return n, nil
+}
+
+// hostOptions is the whole libp2p configuration. Every subsystem that would
+// act on its own (relay, NAT port mapping, hole punching, AutoNAT probing,
+// address discovery) is off, and nothing limits or trims connections unless
+// cfg asks: a node in a mesh does only what the experiment makes it do.
+func hostOptions(cfg Config, regs *registries) ([]libp2p.Option, error) {
+	rm, err := newResourceManager(cfg.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := newConnManager(cfg.ConnLow, cfg.ConnHigh)
+	if err != nil {
+		_ = rm.Close()
+		return nil, err
+	}
+	return []libp2p.Option{
+		libp2p.Identity(cfg.Key),
+		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", cfg.ListenPort)),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.PrometheusRegisterer(regs.libp2p),
+		libp2p.UserAgent("meshnode/" + version()),
+		// NAT port mapping, hole punching, AutoNAT v2 and the relay service
+		// are off unless enabled; relay dialing is on by default, so:
+		libp2p.DisableRelay(),
+		// The AutoNAT v1 client is always created; a fixed reachability makes
+		// it a static value that never probes peers.
+		libp2p.ForceReachabilityPrivate(),
+		// Observed-address bookkeeping from identify serves NAT traversal,
+		// which a mesh on one bridge network does not need.
+		libp2p.DisableIdentifyAddressDiscovery(),
+	}, nil
+}
+
+// ID returns the node's peer ID.
+func (n *Node) ID() peer.ID { return n.host.ID() }
+
+// Addrs returns the addresses the node listens on, without /p2p/.
+func (n *Node) Addrs() []ma.Multiaddr { return n.host.Addrs() }
+
+// MetricsAddr returns the host:port the HTTP server is bound to (0.0.0.0 and
+// the real port, also when MetricsPort was 0).
+func (n *Node) MetricsAddr() string { return n.httpLn.Addr().String() }
+
+// Close stops dialing, the HTTP server and the host, then writes the shutdown
+// event. It is safe to call more than once; later calls return the first result.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.cancel()
+		n.dials.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		var errs []error
+		if err := n.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close node: http server: %w", err))
+		}
+		if err := n.host.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close node: libp2p host: %w", err))
+		}
+		n.events.emit(Event{Event: EventShutdown})
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+func addrStrings(addrs []ma.Multiaddr) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
+}
