@@ -1,0 +1,159 @@
+package meshtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+)
+
+// peersReply is the bundled node's GET /peers.
+type peersReply struct {
+	PeerID      string   `json:"peer_id"`
+	Connections int      `json:"connections"`
+	Peers       []string `json:"peers"`
+}
+
+// converge waits until every node is connected to exactly its neighbours in
+// the topology, by peer ID: a count alone would accept a wrong or stray
+// connection. A node whose container exits, or a mesh that is not proven
+// within Config.ConvergeTimeout, is an error carrying that node's last logs.
+func (m *Mesh) converge(ctx context.Context) error {
+	begin := time.Now()
+	deadline := begin.Add(m.Config.ConvergeTimeout)
+	want := make([][]string, len(m.Nodes))
+	for i := range m.Nodes {
+		for _, j := range m.Graph.Neighbors(i) {
+			want[i] = append(want[i], m.Nodes[j].ID)
+		}
+		slices.Sort(want[i])
+	}
+	httpc := &http.Client{Timeout: 2 * time.Second}
+	lastReport := begin
+	for {
+		pending, err := m.unconverged(ctx, httpc, want)
+		if err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			m.Converge = time.Since(begin)
+			m.logf("meshtest: converged: all %d edges of %s connected, %.1f s after the last start", len(m.Graph.Edges), m.Graph.Name, m.Converge.Seconds())
+			return nil
+		}
+		if n, err := m.exited(ctx); err != nil {
+			return err
+		} else if n != nil {
+			return fmt.Errorf("node %s exited before the mesh converged%s", n.Name, m.lastLogs(ctx, n))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("mesh did not converge within %v: %d of %d nodes lack connections: %s%s",
+				m.Config.ConvergeTimeout, len(pending), len(m.Nodes), describe(pending, 5), m.lastLogs(ctx, pending[0].node))
+		}
+		if time.Since(lastReport) > 5*time.Second {
+			m.logf("meshtest: converging: %d of %d nodes not yet connected to all neighbours, %.1f s", len(pending), len(m.Nodes), time.Since(begin).Seconds())
+			lastReport = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// pendingNode is a node whose connections do not match the topology yet.
+type pendingNode struct {
+	node      *Node
+	got, want int
+	err       error
+}
+
+func describe(p []pendingNode, limit int) string {
+	var parts []string
+	for _, x := range p[:min(limit, len(p))] {
+		if x.err != nil {
+			parts = append(parts, fmt.Sprintf("%s (unreachable: %v)", x.node.Name, x.err))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s (%d of %d)", x.node.Name, x.got, x.want))
+		}
+	}
+	if len(p) > limit {
+		parts = append(parts, fmt.Sprintf("and %d more", len(p)-limit))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// unconverged asks every node whom it is connected to, concurrently.
+func (m *Mesh) unconverged(ctx context.Context, httpc *http.Client, want [][]string) ([]pendingNode, error) {
+	var (
+		mu      sync.Mutex
+		pending []pendingNode
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i, n := range m.Nodes {
+		g.Go(func() error {
+			got, err := fetchPeers(gctx, httpc, n.MetricsURL)
+			if err == nil && slices.Equal(got.Peers, want[i]) {
+				return nil
+			}
+			mu.Lock()
+			pending = append(pending, pendingNode{node: n, got: len(got.Peers), want: len(want[i]), err: err})
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	slices.SortFunc(pending, func(a, b pendingNode) int { return a.node.Index - b.node.Index })
+	return pending, nil
+}
+
+func fetchPeers(ctx context.Context, httpc *http.Client, base string) (peersReply, error) {
+	var r peersReply
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/peers", nil)
+	if err != nil {
+		return r, err
+	}
+	resp, err := httpc.Do(req)
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return r, fmt.Errorf("GET %s/peers: %s", base, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return r, fmt.Errorf("GET %s/peers: %w", base, err)
+	}
+	slices.Sort(r.Peers)
+	return r, nil
+}
+
+// exited returns a node of this mesh whose container is no longer running.
+func (m *Mesh) exited(ctx context.Context) (*Node, error) {
+	f := runFilter(m.Run).Add("status", "exited", "dead")
+	list, err := m.e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range list.Items {
+		for _, n := range m.Nodes {
+			if n.Name == c.Labels[LabelNode] {
+				return n, nil
+			}
+		}
+	}
+	return nil, nil
+}

@@ -1,0 +1,169 @@
+package meshtest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/moby/moby/client"
+)
+
+// BundledImageRepo is the repository of the bundled node's image. Its tag is
+// the first 12 hex digits of the SHA-256 of its Dockerfile and binary, so an unchanged node is
+// never rebuilt, and a changed one never runs under a stale tag.
+const BundledImageRepo = "meshtest-node"
+
+// bundled memoises the bundled node image for the test process: every
+// experiment in one `go test` run shares one build. This is the package's only
+// process-wide state; an image, like the process, outlives any one test.
+var bundled struct {
+	sync.Mutex
+	tag string
+}
+
+// bundledImage builds node/cmd/meshnode from source with CGO disabled and
+// wraps it in a FROM scratch image, offline. The Go build cache makes the
+// compile cheap after the first time; the image is only built when no image
+// with the binary's content tag exists.
+func bundledImage(ctx context.Context, e *engine, logf func(string, ...any)) (string, error) {
+	bundled.Lock()
+	defer bundled.Unlock()
+	if bundled.tag != "" {
+		return bundled.tag, nil
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "meshtest-node-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "meshnode")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./node/cmd/meshnode")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build bundled node in %s: %w\n%s", root, err, out)
+	}
+	sum, err := contentHash(bin, "/meshnode")
+	if err != nil {
+		return "", err
+	}
+	tag := BundledImageRepo + ":" + sum[:12]
+	if _, err := e.ImageInspect(ctx, tag); err == nil {
+		bundled.tag = tag
+		return tag, nil
+	}
+	logf("meshtest: building image %s from %s", tag, filepath.Join(root, "node"))
+	if err := buildScratchImage(ctx, e, bin, "/meshnode", tag); err != nil {
+		return "", err
+	}
+	bundled.tag = tag
+	return tag, nil
+}
+
+// moduleRoot finds the meshtest module's source: next to this file when the
+// test binary was built from a checkout, else where the go command has it.
+func moduleRoot() (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok {
+		root := filepath.Dir(filepath.Dir(file))
+		if _, err := os.Stat(filepath.Join(root, "node", "cmd", "meshnode")); err == nil {
+			return root, nil
+		}
+	}
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/meshtest/meshtest").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the meshtest module's source to build the bundled node: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// scratchDockerfile is the whole recipe of an image around one binary.
+func scratchDockerfile(dest string) string {
+	return fmt.Sprintf("FROM scratch\nCOPY bin %s\nENTRYPOINT [%q]\n", dest, dest)
+}
+
+// contentHash identifies an image by everything that goes into it: the
+// Dockerfile and the binary.
+func contentHash(bin, dest string) (string, error) {
+	f, err := os.Open(bin)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.WriteString(h, scratchDockerfile(dest))
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// buildScratchImage builds an image holding one static binary and nothing
+// else, from a build context streamed from memory: no base image to pull.
+// It declares no EXPOSE on purpose: testcontainers publishes every exposed
+// port of an image on the host, and the harness reaches nodes on their
+// container IPs instead (no docker-proxy per port and node).
+func buildScratchImage(ctx context.Context, e *engine, bin, dest, tag string) error {
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return err
+	}
+	dockerfile := scratchDockerfile(dest)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {"bin", 0o755, data}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data))}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	res, err := e.ImageBuild(ctx, &buf, client.ImageBuildOptions{
+		Tags:        []string{tag},
+		Remove:      true,
+		ForceRemove: true,
+		Labels:      map[string]string{"meshtest.image": "true"},
+	})
+	if err != nil {
+		return fmt.Errorf("build image %s: %w", tag, err)
+	}
+	defer res.Body.Close()
+	// The build reports failures in its JSON message stream, not the status.
+	dec := json.NewDecoder(res.Body)
+	for {
+		var msg struct {
+			Error string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("build image %s: read build output: %w", tag, err)
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("build image %s: %s", tag, msg.Error)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,355 @@
+package meshtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshtest/meshtest/meshtest/topology"
+	"github.com/meshtest/meshtest/node"
+)
+
+// Ports of the bundled node inside its container. Nodes are reached on their
+// container IPs, so every container can use the same ones.
+const (
+	P2PPort     = 4001
+	MetricsPort = 9090
+)
+
+// Node is one running member of the mesh.
+type Node struct {
+	Index     int    // position in the topology; 0 is the bootstrap
+	Name      string // "bootstrap", "peer-007": also its DNS alias on the mesh network
+	Role      string // "bootstrap" or "peer"
+	ID        string // libp2p peer ID, assigned by the harness before start
+	Container string // Docker container ID
+	IP        string // address on the mesh network
+	// MetricsURL is the node's metrics base URL as the harness reaches it,
+	// e.g. "http://172.18.0.5:9090".
+	MetricsURL string
+	pid        int // the container's init process, for its network counters
+}
+
+// Mesh is a running network of nodes in one topology on its own Docker
+// network. Its fields are facts a test may read; New fills them.
+type Mesh struct {
+	Config  Config
+	Graph   topology.Graph
+	Run     string // unique to this mesh; the value of every resource's LabelRun
+	Network string // Docker network name
+	Image   string
+	Nodes   []*Node
+
+	// Timings of bring-up, the figures the summary reports.
+	Floor    time.Duration // plain containers through the raw Docker API (when Config.MeasureFloor)
+	BringUp  time.Duration // create and start every container
+	Converge time.Duration // from all started to every edge connected
+	Teardown time.Duration // set by close
+
+	e         *engine
+	logf      func(string, ...any)
+	closeOnce sync.Once
+	closed    atomic.Bool
+	onClose   []func() // run after teardown, e.g. to add its time to the summary
+	keys      []string // encoded private keys, by node index
+	test      string   // name of the test that started the mesh
+}
+
+// New starts a bootstrap and cfg.Peers peers in a star on a fresh Docker
+// network and returns once the star is proven: the bootstrap holds every peer
+// and every peer holds the bootstrap. Everything it starts is removed by
+// t.Cleanup (or on SIGINT/SIGTERM, or before the test's deadline); a failure
+// fails the test with the failing node's last log lines.
+func New(t testing.TB, cfg Config) *Mesh {
+	t.Helper()
+	return NewGraph(t, cfg, topology.Star(cfg.Peers))
+}
+
+// NewGraph is New for any topology; cfg.Peers is ignored in favour of g.N-1.
+func NewGraph(t testing.TB, cfg Config, g topology.Graph) *Mesh {
+	t.Helper()
+	cfg.Peers = g.N - 1
+	if cfg.Name == "" {
+		cfg.Name = g.Name
+	}
+	m, err := start(t.Context(), t.Name(), cfg, g, t.Logf)
+	if m != nil {
+		t.Cleanup(m.close) // registered before the error check: a partial mesh is removed too
+		m.saveOnFailure(t) // runs before close: cleanups run last-registered first
+		m.guardDeadline(t)
+	}
+	if err != nil {
+		t.Fatalf("meshtest: %v", err)
+	}
+	return m
+}
+
+func start(ctx context.Context, test string, cfg Config, g topology.Graph, logf func(string, ...any)) (*Mesh, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := g.Validate(); err != nil {
+		return nil, err
+	}
+	e, err := newEngine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.sweep(ctx, logf)
+
+	image := cfg.Image
+	if image == "" {
+		if image, err = bundledImage(ctx, e, logf); err != nil {
+			return nil, err
+		}
+	} else if _, err := e.ImageInspect(ctx, image); err != nil {
+		return nil, fmt.Errorf("image %q is not on the Docker engine (%v): no registry is reachable, so build it locally first (`docker build -t %s .`)", image, err, image)
+	}
+
+	m := &Mesh{
+		Config: cfg,
+		Graph:  g,
+		Run:    cfg.Name + "-" + randomHex(4),
+		Image:  image,
+		e:      e,
+		logf:   logf,
+		test:   test,
+	}
+	m.Network = "meshtest-" + m.Run
+	unwatch := watchInterrupts(m)
+	m.onClose = append(m.onClose, unwatch)
+
+	if err := m.assignIdentities(); err != nil {
+		return m, err
+	}
+	if cfg.MeasureFloor {
+		if m.Floor, err = measureFloor(ctx, e, image, g.N, cfg.Parallelism, test, logf); err != nil {
+			return m, err
+		}
+	}
+	labels := runLabels(m.Run, test)
+	if _, err := e.NetworkCreate(ctx, m.Network, client.NetworkCreateOptions{
+		Driver: "bridge",
+		// Internal: no route out of the mesh, so a node never dials the
+		// outside world; the host still reaches container IPs on it.
+		Internal: true,
+		Labels:   labels,
+	}); err != nil {
+		return m, fmt.Errorf("create network %s: %w", m.Network, err)
+	}
+	if err := m.startNodes(ctx, test); err != nil {
+		return m, err
+	}
+	if err := m.converge(ctx); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// assignIdentities gives every node its key before any container starts, so
+// every peer ID, and so every dial address, is known up front and all nodes
+// can start at once.
+func (m *Mesh) assignIdentities() error {
+	m.Nodes = make([]*Node, m.Graph.N)
+	for i := range m.Nodes {
+		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("generate key for node %d: %w", i, err)
+		}
+		id, err := peer.IDFromPrivateKey(priv)
+		if err != nil {
+			return fmt.Errorf("peer ID of node %d: %w", i, err)
+		}
+		enc, err := node.EncodeKey(priv)
+		if err != nil {
+			return fmt.Errorf("encode key of node %d: %w", i, err)
+		}
+		n := &Node{Index: i, ID: id.String(), Role: "peer", Name: fmt.Sprintf("peer-%03d", i)}
+		if i == 0 {
+			n.Role, n.Name = "bootstrap", "bootstrap"
+		}
+		m.Nodes[i] = n
+		m.keys = append(m.keys, enc)
+	}
+	return nil
+}
+
+// dialAddrs are the multiaddrs node i dials. Nodes find each other by their
+// alias on the mesh network (Docker's embedded DNS answers on internal
+// networks too), so a node can be told whom to dial before that one starts.
+func (m *Mesh) dialAddrs(i int) []string {
+	var out []string
+	for _, j := range m.Graph.Dials(i) {
+		out = append(out, fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", m.Nodes[j].Name, P2PPort, m.Nodes[j].ID))
+	}
+	return out
+}
+
+// startNodes creates and starts every container with bounded parallelism,
+// printing progress, then learns their addresses with one list call.
+func (m *Mesh) startNodes(ctx context.Context, test string) error {
+	begin := time.Now()
+	var started atomic.Int32
+	total := len(m.Nodes)
+	step := max(total/10, 10)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(m.Config.Parallelism)
+	for i, n := range m.Nodes {
+		g.Go(func() error {
+			if err := m.startNode(gctx, test, i, n); err != nil {
+				return err
+			}
+			if k := int(started.Add(1)); k%step == 0 || k == total {
+				m.logf("meshtest: started %d/%d nodes, %.1f s", k, total, time.Since(begin).Seconds())
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	m.BringUp = time.Since(begin)
+	list, err := m.e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(m.Run)})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	byName := map[string]*Node{}
+	for _, n := range m.Nodes {
+		byName[n.Name] = n
+	}
+	state := map[*Node]string{}
+	for _, c := range list.Items {
+		n := byName[c.Labels[LabelNode]]
+		if n == nil {
+			continue
+		}
+		state[n] = string(c.State)
+		if c.NetworkSettings == nil {
+			continue
+		}
+		if ep := c.NetworkSettings.Networks[m.Network]; ep != nil && ep.IPAddress.IsValid() {
+			n.IP = ep.IPAddress.String()
+			n.MetricsURL = fmt.Sprintf("http://%s:%d", n.IP, MetricsPort)
+		}
+	}
+	for _, n := range m.Nodes {
+		if st := state[n]; st != "running" {
+			return fmt.Errorf("node %s exited before the mesh converged (container %s)%s", n.Name, st, m.lastLogs(ctx, n))
+		}
+		if n.IP == "" {
+			return fmt.Errorf("node %s: no address on network %s%s", n.Name, m.Network, m.lastLogs(ctx, n))
+		}
+	}
+	return nil
+}
+
+func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error {
+	labels := runLabels(m.Run, test)
+	labels[LabelNode] = n.Name
+	labels[LabelRole] = n.Role
+	env := map[string]string{
+		"MESHNODE_KEY":          m.keys[i],
+		"MESHNODE_LISTEN_PORT":  fmt.Sprint(P2PPort),
+		"MESHNODE_METRICS_PORT": fmt.Sprint(MetricsPort),
+		"MESHNODE_DIAL":         strings.Join(m.dialAddrs(i), ","),
+		"MESHNODE_DIAL_TIMEOUT": m.Config.ConvergeTimeout.String(),
+	}
+	for k, v := range m.Config.Env {
+		env[k] = v
+	}
+	req := testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:          m.Image,
+			Name:           "meshtest-" + m.Run + "-" + n.Name,
+			Env:            env,
+			Labels:         labels,
+			Networks:       []string{m.Network},
+			NetworkAliases: map[string][]string{m.Network: {n.Name}},
+			HostConfigModifier: func(hc *container.HostConfig) {
+				hc.CapDrop = []string{"ALL"}
+				hc.SecurityOpt = []string{"no-new-privileges"}
+				hc.ReadonlyRootfs = true
+			},
+		},
+		Started: true,
+		// testcontainers logs every container's lifecycle; at 100 nodes that
+		// buries the test's own output, so progress is ours to print.
+		Logger: tclog.NewNoopLogger(),
+	}
+	c, err := testcontainers.GenericContainer(ctx, req)
+	if c != nil {
+		n.Container = c.GetContainerID()
+	}
+	if err != nil {
+		return fmt.Errorf("start %s (%s): %w%s", n.Name, m.Image, err, m.lastLogs(context.WithoutCancel(ctx), n))
+	}
+	return nil
+}
+
+// close removes the mesh unless Config.Keep asks to leave it running. It is
+// safe to call more than once and from a signal handler.
+func (m *Mesh) close() {
+	m.closeOnce.Do(func() {
+		m.closed.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if m.Config.Keep {
+			m.logf("meshtest: -keep: mesh %s left running (%d nodes on network %s). Remove it with:\n"+
+				"  docker rm -f $(docker ps -aq --filter label=%s=%s) && docker network rm %s",
+				m.Run, len(m.Nodes), m.Network, LabelRun, m.Run, m.Network)
+		} else {
+			begin := time.Now()
+			if err := m.e.removeRun(ctx, m.Run, 2*m.Config.Parallelism); err != nil {
+				m.logf("meshtest: teardown of %s: %v", m.Run, err)
+			}
+			m.Teardown = time.Since(begin)
+		}
+		for _, f := range m.onClose {
+			f()
+		}
+	})
+}
+
+// guardDeadline removes the mesh shortly before `go test -timeout` would
+// kill the process, since a timed-out test binary runs no cleanups.
+func (m *Mesh) guardDeadline(t testing.TB) {
+	tt, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return
+	}
+	deadline, ok := tt.Deadline()
+	if !ok {
+		return
+	}
+	// Removal runs ~5 s per 100 containers here; leave room for twice that.
+	budget := 20*time.Second + time.Duration(len(m.Nodes))*100*time.Millisecond
+	timer := time.AfterFunc(time.Until(deadline)-budget, func() {
+		if m.closed.Load() {
+			return
+		}
+		t.Errorf("meshtest: the test's -timeout expires in %v: removing mesh %s now so nothing is left behind", budget, m.Run)
+		m.close()
+	})
+	m.onClose = append(m.onClose, func() { timer.Stop() })
+}

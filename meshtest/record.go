@@ -1,0 +1,231 @@
+package meshtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshtest/meshtest/meshtest/metrics"
+	"github.com/meshtest/meshtest/meshtest/series"
+)
+
+// Figures a Recording holds for every node. Container figures come from the
+// cgroup, node figures from the node's own /metrics.
+const (
+	FigCPUCores   = "cpu_cores"     // cgroup CPU over the last interval, in cores (1 = one core busy)
+	FigCPUSeconds = "cpu_seconds"   // cgroup CPU since the container started
+	FigMemBytes   = "mem_bytes"     // cgroup memory minus inactive file cache, as `docker stats` shows
+	FigMemRSS     = "mem_rss_bytes" // cgroup anonymous memory
+	FigPIDs       = "pids"          // tasks in the cgroup
+	FigNetRx      = "net_rx_bytes"  // received since start, all interfaces but lo
+	FigNetTx      = "net_tx_bytes"
+	FigGoroutines = "goroutines"       // go_goroutines
+	FigHeapInuse  = "heap_inuse_bytes" // go_memstats_heap_inuse_bytes
+	FigRSS        = "rss_bytes"        // process_resident_memory_bytes
+	FigOpenFDs    = "open_fds"
+	FigConns      = "connections" // open libp2p connections (meshnode_connections)
+	FigPeers      = "peers"       // connected peers (meshnode_peers)
+	FigStreams    = "streams"
+)
+
+// Recording is what Record saw: every node's samples, and the facts needed to
+// judge them. Its embedded series.Recording answers the questions tests ask
+// (rec.Role("bootstrap").Mean("goroutines")).
+type Recording struct {
+	*series.Recording
+	Mesh       *Mesh
+	Started    time.Time
+	Duration   time.Duration
+	CostSource string // where container figures came from: "cgroupfs" or "docker-stats-api"
+
+	// HarnessCPU is this process's own CPU time while sampling: the cost of
+	// measuring, which must stay small beside what is measured.
+	HarnessCPU time.Duration
+	// HarnessSysCPU is the part of HarnessCPU spent in the kernel.
+	HarnessSysCPU time.Duration
+	// LateRounds counts rounds whose scrapes did not finish within one interval.
+	LateRounds int
+	// Drift lists every sample whose connection count differed from the
+	// topology's degree for that node.
+	Drift []series.Violation
+	// ScrapeErrors counts failed reads, by node.
+	ScrapeErrors map[string]int
+
+	charts []string // file names written by WriteArtifacts
+}
+
+// HarnessCPUPercent is HarnessCPU as a percentage of one core over the window.
+func (r *Recording) HarnessCPUPercent() float64 {
+	if r.Duration <= 0 {
+		return 0
+	}
+	return 100 * r.HarnessCPU.Seconds() / r.Duration.Seconds()
+}
+
+// Record samples every node each Config.Interval for d and returns what it
+// saw. The topology must hold throughout: a node whose connection count
+// leaves its degree, or that stops answering, fails the test (after the
+// window, so the samples still reach the artifacts).
+func (m *Mesh) Record(t testing.TB, d time.Duration) *Recording {
+	t.Helper()
+	rec, err := m.record(t.Context(), d, t.Logf)
+	if err != nil {
+		t.Fatalf("meshtest: record: %v", err)
+	}
+	if len(rec.Drift) > 0 {
+		t.Errorf("meshtest: the topology did not hold during the window: %d samples differ from their degree, first: %s",
+			len(rec.Drift), violationList(rec.Drift, 5))
+	}
+	if len(rec.ScrapeErrors) > 0 {
+		t.Errorf("meshtest: nodes stopped answering during the window: %v", rec.ScrapeErrors)
+	}
+	return rec
+}
+
+func violationList(vs []series.Violation, limit int) string {
+	var parts []string
+	for _, v := range vs[:min(limit, len(vs))] {
+		parts = append(parts, v.String())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ...any)) (*Recording, error) {
+	if m.closed.Load() {
+		return nil, fmt.Errorf("mesh %s is already removed", m.Run)
+	}
+	interval := m.Config.Interval
+	if d < interval {
+		return nil, fmt.Errorf("duration %v is shorter than the sampling interval %v: nothing would be sampled", d, interval)
+	}
+	cost, err := newContainerCost(ctx, m.e, m.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	defer cost.close()
+	// Scrapes give up within the interval, so one stuck node costs a missing
+	// sample, not a late round for everyone.
+	scraper := metrics.NewScraper(interval * 9 / 10)
+	defer scraper.Close()
+	queries := metrics.DefaultQueries()
+	urls := make([]string, len(m.Nodes))
+	for i, n := range m.Nodes {
+		urls[i] = metrics.FilterURL(n.MetricsURL+"/metrics", metrics.FamilyNames(queries))
+	}
+
+	rec := &Recording{
+		Recording:    &series.Recording{Interval: interval},
+		Mesh:         m,
+		CostSource:   cost.kind(),
+		ScrapeErrors: map[string]int{},
+	}
+	rounds := int(d / interval)
+	logf("meshtest: sampling %d nodes every %v for %v (%d rounds; container figures from %s)", len(m.Nodes), interval, d, rounds, cost.kind())
+	prevCPU := make([]float64, len(m.Nodes))
+	prevAt := make([]time.Time, len(m.Nodes))
+	var mu sync.Mutex
+	cpu0 := processCPU()
+	rec.Started = time.Now()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for round := range rounds {
+		roundStart := time.Now()
+		elapsed := roundStart.Sub(rec.Started)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(32)
+		for i, n := range m.Nodes {
+			g.Go(func() error {
+				values := map[string]float64{}
+				fams, serr := scraper.Scrape(gctx, urls[i])
+				if serr == nil {
+					vals, _ := metrics.Extract(fams, queries)
+					for k, v := range vals {
+						values[k] = v
+					}
+				}
+				st, cerr := cost.read(gctx, n)
+				now := time.Now()
+				if cerr == nil {
+					values[FigCPUSeconds] = st.CPUSeconds
+					values[FigMemBytes] = st.MemoryBytes
+					values[FigMemRSS] = st.MemoryRSSBytes
+					values[FigPIDs] = st.PIDs
+					values[FigNetRx] = st.NetRxBytes
+					values[FigNetTx] = st.NetTxBytes
+					if !prevAt[i].IsZero() {
+						values[FigCPUCores] = (st.CPUSeconds - prevCPU[i]) / now.Sub(prevAt[i]).Seconds()
+					}
+					prevCPU[i], prevAt[i] = st.CPUSeconds, now
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if serr != nil || cerr != nil {
+					rec.ScrapeErrors[n.Name]++
+				}
+				rec.Samples = append(rec.Samples, series.Sample{Round: round, Elapsed: elapsed, Node: n.Name, Role: n.Role, Values: values})
+				return nil
+			})
+		}
+		g.Wait()
+		if ctx.Err() != nil {
+			return rec, ctx.Err()
+		}
+		if time.Since(roundStart) > interval {
+			rec.LateRounds++
+		}
+		if m.closed.Load() {
+			return rec, fmt.Errorf("mesh %s was removed during the window", m.Run)
+		}
+		if round == rounds-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		case <-ticker.C:
+		}
+	}
+	rec.Duration = time.Since(rec.Started)
+	used := processCPU().sub(cpu0)
+	rec.HarnessCPU, rec.HarnessSysCPU = used.total(), used.sys
+	deg := m.Graph.Degrees()
+	want := map[string]float64{}
+	for i, n := range m.Nodes {
+		want[n.Name] = float64(deg[i])
+	}
+	wantFn := func(node, _ string) float64 {
+		if w, ok := want[node]; ok {
+			return w
+		}
+		return math.NaN()
+	}
+	rec.Drift = append(rec.Check(FigConns, wantFn), rec.Check(FigPeers, wantFn)...)
+	logf("meshtest: sampled %d rounds in %.1f s; harness CPU %.2f%% of one core (%.0f%% of it in the kernel); %d late rounds",
+		rounds, rec.Duration.Seconds(), rec.HarnessCPUPercent(), 100*rec.HarnessSysCPU.Seconds()/max(rec.HarnessCPU.Seconds(), 1e-9), rec.LateRounds)
+	return rec, nil
+}
+
+// cpuTime is CPU time spent by this process, split because most of the
+// harness's cost is system time: each scrape crosses the kernel's network
+// stack and each cgroup read is a system call.
+type cpuTime struct{ user, sys time.Duration }
+
+func (c cpuTime) total() time.Duration { return c.user + c.sys }
+
+func (c cpuTime) sub(d cpuTime) cpuTime { return cpuTime{c.user - d.user, c.sys - d.sys} }
+
+// processCPU is this process's CPU time so far.
+func processCPU() cpuTime {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuTime{}
+	}
+	return cpuTime{time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())}
+}

@@ -1,0 +1,22 @@
+package meshtest
+
+import (
+	"os"
+	"testing"
+)
+
+// RequireDocker skips t when no Docker engine answers, saying why, so that
+// `go test ./...` passes on a machine without one. With
+// MESHTEST_REQUIRE_DOCKER=1 (as in CI) a missing engine fails t instead: there
+// a skip would hide that nothing was tested.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	err := DockerAvailable(t.Context())
+	if err == nil {
+		return
+	}
+	if os.Getenv("MESHTEST_REQUIRE_DOCKER") == "1" {
+		t.Fatalf("meshtest: MESHTEST_REQUIRE_DOCKER=1 but %v", err)
+	}
+	t.Skipf("meshtest: skipping, this test deploys containers: %v (set MESHTEST_REQUIRE_DOCKER=1 to fail instead)", err)
+}
