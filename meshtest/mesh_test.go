@@ -82,7 +82,7 @@ func TestMeshLifecycle(t *testing.T) {
 	rec, err := m.record(t.Context(), 3*time.Second, t.Logf)
 	require.NoError(t, err)
 	assert.Empty(t, rec.Drift)
-	assert.Empty(t, rec.ScrapeErrors)
+	assert.Empty(t, rec.Unresponsive)
 	assert.Equal(t, 3.0, rec.Role("bootstrap").Min(FigConns))
 	assert.Positive(t, rec.Role("peer").Min(FigMemBytes), "cgroup memory is read")
 	assert.Positive(t, rec.Role("peer").Min(FigGoroutines), "node metrics are read")

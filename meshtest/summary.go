@@ -110,6 +110,7 @@ type HarnessCost struct {
 	LateRounds        int            `json:"late_rounds"`
 	CostSource        string         `json:"cost_source"`
 	ScrapeErrors      map[string]int `json:"scrape_errors,omitempty"`
+	Unresponsive      []string       `json:"unresponsive,omitempty"`
 }
 
 // Summary builds the run's summary document.
@@ -152,6 +153,7 @@ func (r *Recording) Summary() *Summary {
 		LateRounds:        r.LateRounds,
 		CostSource:        r.CostSource,
 		ScrapeErrors:      r.ScrapeErrors,
+		Unresponsive:      r.Unresponsive,
 	}
 	s.Convergence.Proven = m.Converge > 0
 	s.Convergence.DriftSamples = len(r.Drift)

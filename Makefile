@@ -1,0 +1,36 @@
+# The short names people type. Experiments run against the local Docker
+# engine; -count=1 because a cached experiment result is not a measurement.
+
+PEERS    ?= 100
+DURATION ?= 30s
+GO       ?= go
+
+.PHONY: test star bench image vet clean
+
+# The whole suite: unit tests and small meshes (<= 20 peers).
+test:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# The main job: a 100-peer star with its artifacts kept under ./results.
+star:
+	mkdir -p results
+	$(GO) test ./experiments_test -run '^TestStar$$' -peers=$(PEERS) -duration=$(DURATION) -floor \
+		-count=1 -timeout 30m -v -artifacts -outputdir $(CURDIR)/results
+
+bench:
+	$(GO) test ./experiments_test -run '^$$' -bench Star -benchtime 1x -count=1 -timeout 60m
+
+# The bundled node's image by hand (the fixture builds it itself when needed).
+image:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o node/meshnode ./node/cmd/meshnode
+	docker build -t meshtest-node:dev node
+	rm -f node/meshnode
+
+vet:
+	gofmt -l .
+	$(GO) vet ./...
+
+# Removes results and every meshtest-node image (the fixture rebuilds it).
+clean:
+	rm -rf results experiments_test/results
+	docker images -q meshtest-node | xargs -r docker rmi -f
