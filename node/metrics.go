@@ -1,6 +1,7 @@
 package node
 
 import (
+	"io"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ type registries struct {
 	libp2p  *prometheus.Registry // handed to libp2p.PrometheusRegisterer
 	sources []source             // checked in order; the last one catches all names
 	all     prometheus.Gatherer
+	proc    prometheus.Collector // an io.Closer on Linux: it keeps /proc files open
 }
 
 // source is a registry and the name prefix of every family it holds.
@@ -30,8 +32,9 @@ type source struct {
 func newRegistries(h func() host.Host, peerID string) *registries {
 	goReg := prometheus.NewRegistry()
 	goReg.MustRegister(collectors.NewGoCollector())
+	proc := newProcessCollector()
 	procReg := prometheus.NewRegistry()
-	procReg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	procReg.MustRegister(proc)
 	nodeReg := prometheus.NewRegistry()
 	nodeReg.MustRegister(&nodeCollector{host: h, info: prometheus.MustNewConstMetric(
 		infoDesc, prometheus.GaugeValue, 1, peerID, version(), libp2pVersion())})
@@ -39,6 +42,7 @@ func newRegistries(h func() host.Host, peerID string) *registries {
 
 	r := &registries{
 		libp2p: p2pReg,
+		proc:   proc,
 		sources: []source{
 			{"go_", goReg},
 			{"process_", procReg},
@@ -48,6 +52,15 @@ func newRegistries(h func() host.Host, peerID string) *registries {
 	}
 	r.all = prometheus.Gatherers{goReg, procReg, nodeReg, p2pReg}
 	return r
+}
+
+// close releases what the collectors hold open. Scrapes after it go without
+// the process figures they read from files.
+func (r *registries) close() error {
+	if c, ok := r.proc.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // gatherer returns what a scrape asking for names should collect: everything

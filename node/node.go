@@ -23,6 +23,7 @@ import (
 // Node is a running meshnode: a libp2p host, its HTTP server and its dialers.
 type Node struct {
 	host    host.Host
+	regs    *registries
 	httpSrv *http.Server
 	httpLn  net.Listener
 	events  *eventLog
@@ -65,13 +66,16 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		return nil
 	}, id.String())
+	n.regs = regs
 
 	opts, err := hostOptions(cfg, regs)
 	if err != nil {
+		_ = regs.close()
 		return nil, fmt.Errorf("start node: %w", err)
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
+		_ = regs.close()
 		return nil, fmt.Errorf("start node: libp2p host on tcp port %d: %w", cfg.ListenPort, err)
 	}
 	n.host = h
@@ -85,6 +89,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.MetricsPort)))
 	if err != nil {
 		_ = h.Close()
+		_ = regs.close()
 		return nil, fmt.Errorf("start node: metrics listener on port %d: %w", cfg.MetricsPort, err)
 	}
 	n.httpLn = ln
@@ -171,6 +176,9 @@ func (n *Node) Close() error {
 		}
 		if err := n.host.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close node: libp2p host: %w", err))
+		}
+		if err := n.regs.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close node: metrics: %w", err))
 		}
 		n.events.emit(Event{Event: EventShutdown})
 		n.closeErr = errors.Join(errs...)

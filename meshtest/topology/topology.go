@@ -1,6 +1,3 @@
-// Package topology describes who dials whom in a mesh. It is pure: graphs are
-// values, built and checked without Docker, so the fixture can prove a
-// deployed mesh against them.
 package topology
 
 import (
@@ -18,9 +15,17 @@ type Edge struct {
 // Graph is a topology over N nodes numbered 0..N-1. Node 0 is the bootstrap
 // where a topology has one.
 type Graph struct {
-	Name  string // e.g. "star"; used in labels and artifact names
+	// Name is the spec that built the graph, parameters and seed included
+	// (e.g. "star", "random-regular:d=4,seed=1"), so a label or summary says
+	// exactly which graph ran; Parse accepts it back. Slug makes it
+	// filename-safe.
+	Name  string
 	N     int
 	Edges []Edge
+	// Note says how a generator departed from the textbook model to keep the
+	// graph connected (edges added, samples drawn again), for the test log;
+	// empty when there is nothing to say.
+	Note string
 }
 
 // Star is a bootstrap (node 0) and peers 1..peers, each dialling only the
@@ -90,4 +95,87 @@ func (g Graph) Validate() error {
 		seen[e] = true
 	}
 	return nil
+}
+
+// DegreeStats summarises the degree sequence of a graph.
+type DegreeStats struct {
+	Min, Max int
+	Mean     float64 // 2·edges / nodes
+}
+
+// String reads like "degree 1..9, mean 1.80".
+func (s DegreeStats) String() string {
+	return fmt.Sprintf("degree %d..%d, mean %.2f", s.Min, s.Max, s.Mean)
+}
+
+// DegreeStats returns the smallest, largest and mean degree; zero for a
+// graph without nodes.
+func (g Graph) DegreeStats() DegreeStats {
+	deg := g.Degrees()
+	if len(deg) == 0 {
+		return DegreeStats{}
+	}
+	return DegreeStats{
+		Min:  slices.Min(deg),
+		Max:  slices.Max(deg),
+		Mean: 2 * float64(len(g.Edges)) / float64(g.N),
+	}
+}
+
+// Connected reports whether every node can reach every other one, as the
+// experiments need: a node cut off from the bootstrap never joins the mesh.
+func (g Graph) Connected() bool {
+	return g.Components() == 1
+}
+
+// Components returns the number of connected components; an isolated node
+// counts as one. Edges outside 0..N-1 are ignored (Validate reports them).
+func (g Graph) Components() int {
+	return len(g.componentRoots())
+}
+
+// componentRoots returns the smallest node of each component, in ascending
+// order: what an error message names so the reader can find the pieces.
+func (g Graph) componentRoots() []int {
+	if g.N <= 0 {
+		return nil
+	}
+	comp := g.components()
+	var roots []int
+	for i, c := range comp {
+		if c == i {
+			roots = append(roots, i)
+		}
+	}
+	return roots
+}
+
+// components labels each node with the smallest node of its component,
+// by union-find with the smaller root kept so labels are deterministic.
+func (g Graph) components() []int {
+	parent := make([]int, max(g.N, 0))
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]] // path halving
+			i = parent[i]
+		}
+		return i
+	}
+	for _, e := range g.Edges {
+		if e.From < 0 || e.From >= g.N || e.To < 0 || e.To >= g.N {
+			continue
+		}
+		a, b := find(e.From), find(e.To)
+		if a > b {
+			a, b = b, a
+		}
+		parent[b] = a
+	}
+	for i := range parent {
+		parent[i] = find(i)
+	}
+	return parent
 }
