@@ -3,6 +3,7 @@ package meshtest
 import (
 	"fmt"
 	"regexp"
+	"runtime"
 	"time"
 )
 
@@ -47,6 +48,14 @@ type Config struct {
 	// without `go test -artifacts` whose artifact directory is temporary.
 	ResultsDir string `json:"results_dir,omitempty"`
 
+	// PublishPorts reaches nodes through their metrics port published on
+	// 127.0.0.1 (never 0.0.0.0) instead of their container IPs. Needed where
+	// the host cannot route to container IPs (Docker Desktop on macOS and
+	// Windows), where it is the default. It costs a docker-proxy process per
+	// node, and the mesh network then cannot be internal: Docker publishes no
+	// ports from internal networks.
+	PublishPorts bool `json:"publish_ports,omitempty"`
+
 	// MeasureFloor makes New first create and start Peers+1 plain containers
 	// straight through the Docker API, so bring-up is reported against the raw
 	// engine measured in the same run.
@@ -56,6 +65,9 @@ type Config struct {
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]*$`)
 
 func (c Config) withDefaults() Config {
+	if runtime.GOOS != "linux" {
+		c.PublishPorts = true
+	}
 	if c.Name == "" {
 		c.Name = "mesh"
 	}

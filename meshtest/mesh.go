@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -147,7 +149,7 @@ func start(ctx context.Context, test string, cfg Config, g topology.Graph, logf 
 		Driver: "bridge",
 		// Internal: no route out of the mesh, so a node never dials the
 		// outside world; the host still reaches container IPs on it.
-		Internal: true,
+		Internal: !cfg.PublishPorts,
 		Labels:   labels,
 	}); err != nil {
 		return m, fmt.Errorf("create network %s: %w", m.Network, err)
@@ -252,13 +254,21 @@ func (m *Mesh) startNodes(ctx context.Context, test string) error {
 			n.IP = ep.IPAddress.String()
 			n.MetricsURL = fmt.Sprintf("http://%s:%d", n.IP, MetricsPort)
 		}
+		if m.Config.PublishPorts {
+			n.MetricsURL = ""
+			for _, p := range c.Ports {
+				if p.PrivatePort == MetricsPort && p.PublicPort != 0 && p.IP.IsLoopback() {
+					n.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", p.PublicPort)
+				}
+			}
+		}
 	}
 	for _, n := range m.Nodes {
 		if st := state[n]; st != "running" {
 			return fmt.Errorf("node %s exited before the mesh converged (container %s)%s", n.Name, st, m.lastLogs(ctx, n))
 		}
-		if n.IP == "" {
-			return fmt.Errorf("node %s: no address on network %s%s", n.Name, m.Network, m.lastLogs(ctx, n))
+		if n.IP == "" || n.MetricsURL == "" {
+			return fmt.Errorf("node %s: no address on network %s (or no metrics port on 127.0.0.1)%s", n.Name, m.Network, m.lastLogs(ctx, n))
 		}
 	}
 	return nil
@@ -278,6 +288,10 @@ func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error
 	for k, v := range m.Config.Env {
 		env[k] = v
 	}
+	var exposed []string
+	if m.Config.PublishPorts {
+		exposed = []string{fmt.Sprintf("%d/tcp", MetricsPort)}
+	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:          m.Image,
@@ -286,10 +300,17 @@ func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error
 			Labels:         labels,
 			Networks:       []string{m.Network},
 			NetworkAliases: map[string][]string{m.Network: {n.Name}},
+			ExposedPorts:   exposed,
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.CapDrop = []string{"ALL"}
 				hc.SecurityOpt = []string{"no-new-privileges"}
 				hc.ReadonlyRootfs = true
+				if m.Config.PublishPorts {
+					// Loopback only, with a port the engine picks: never 0.0.0.0.
+					hc.PortBindings = network.PortMap{
+						network.MustParsePort(exposed[0]): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
+					}
+				}
 			},
 		},
 		Started: true,

@@ -196,3 +196,26 @@ func TestInterruptRemovesMesh(t *testing.T) {
 	assert.Empty(t, leftovers(t, e, run), "child output:\n%s", strings.Join(lines, "\n"))
 	assert.Contains(t, strings.Join(lines, "\n"), "removing 1 mesh(es)")
 }
+
+// TestPublishedPortsOnLoopback: where container IPs are unreachable the
+// harness publishes each node's metrics port, on 127.0.0.1 only, and reaches
+// it there. Forced on here, on Linux, to test the path Docker Desktop takes.
+func TestPublishedPortsOnLoopback(t *testing.T) {
+	e := testEngine(t)
+	m, err := start(t.Context(), t.Name(), Config{Name: "publish", Peers: 1, PublishPorts: true}, topology.Star(1), t.Logf)
+	if m != nil {
+		t.Cleanup(m.close)
+	}
+	require.NoError(t, err, "converging proves the nodes were reached on 127.0.0.1")
+	for _, n := range m.Nodes {
+		assert.True(t, strings.HasPrefix(n.MetricsURL, "http://127.0.0.1:"), n.MetricsURL)
+		ins, err := e.ContainerInspect(t.Context(), n.Container, client.ContainerInspectOptions{})
+		require.NoError(t, err)
+		for port, bindings := range ins.Container.HostConfig.PortBindings {
+			for _, b := range bindings {
+				assert.Equal(t, "127.0.0.1", b.HostIP.String(), "%s %v", n.Name, port)
+			}
+		}
+		assert.Len(t, ins.Container.HostConfig.PortBindings, 1, "only the metrics port")
+	}
+}
