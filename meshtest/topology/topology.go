@@ -17,14 +17,14 @@ type Edge struct {
 type Graph struct {
 	// Name is the spec that built the graph, parameters and seed included
 	// (e.g. "star", "random-regular:d=4,seed=1"), so a label or summary says
-	// exactly which graph ran; Parse accepts it back. Slug makes it
-	// filename-safe.
+	// exactly which graph ran; Parse accepts it back. It holds ':' and '=',
+	// so file and container names (meshtest.Config.Name) take Slug instead.
 	Name  string
 	N     int
 	Edges []Edge
-	// Note says how a generator departed from the textbook model to keep the
-	// graph connected (edges added, samples drawn again), for the test log;
-	// empty when there is nothing to say.
+	// Note says what a random model that can come out disconnected did to
+	// connect it (edges added, draws discarded), for the test log; empty for
+	// the models that are connected by construction and for edge lists.
 	Note string
 }
 

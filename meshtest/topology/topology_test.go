@@ -3,6 +3,7 @@ package topology
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -31,6 +32,35 @@ func TestValidate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.ErrorContains(t, tc.g.Validate(), tc.want)
+		})
+	}
+}
+
+func TestDegreeStats(t *testing.T) {
+	assert.Equal(t, DegreeStats{Min: 1, Max: 5, Mean: 10.0 / 6}, Star(5).DegreeStats())
+	assert.Equal(t, DegreeStats{}, Graph{}.DegreeStats(), "no nodes")
+	assert.Equal(t, "degree 1..5, mean 1.67", Star(5).DegreeStats().String())
+}
+
+func TestComponents(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		g     Graph
+		want  int
+		roots []int
+	}{
+		{"none", Graph{}, 0, nil},
+		{"one node", Graph{N: 1}, 1, []int{0}},
+		{"star", Star(4), 1, []int{0}},
+		{"isolated", Graph{N: 3, Edges: []Edge{{1, 0}}}, 2, []int{0, 2}},
+		{"two pairs", Graph{N: 4, Edges: []Edge{{3, 1}, {2, 0}}}, 2, []int{0, 1}},
+		{"joined late", Graph{N: 4, Edges: []Edge{{3, 2}, {1, 0}, {3, 1}}}, 1, []int{0}},
+		{"outside ignored", Graph{N: 2, Edges: []Edge{{1, 0}, {5, 0}}}, 1, []int{0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.g.Components())
+			assert.Equal(t, tc.want == 1, tc.g.Connected())
+			assert.Equal(t, tc.roots, tc.g.componentRoots())
 		})
 	}
 }
