@@ -19,8 +19,8 @@ import (
 // container memory beyond an average peer's; peers differed from each other by
 // less than 2 % in memory (p95/p50) and not at all in goroutines.
 func TestStar(t *testing.T) {
-	cfg := config("star")
-	require.NoError(t, cfg.Check(), "flags")
+	cfg, err := config("star")
+	require.NoError(t, err, "flags")
 	meshtest.RequireDocker(t)
 
 	mesh := meshtest.New(t, cfg)

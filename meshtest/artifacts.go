@@ -39,9 +39,10 @@ var chartFigures = []chartFigure{
 // ResultsDir is for. It ends by printing where the files are.
 func (r *Recording) WriteArtifacts(t testing.TB) {
 	t.Helper()
-	dirs := []string{t.ArtifactDir()}
+	dirs := r.artifactDirs(t)
 	if rd := r.Mesh.Config.ResultsDir; rd != "" {
-		dirs = append(dirs, filepath.Join(rd, safeName(t.Name())))
+		// Files of an earlier run of the same test would mix with this one's.
+		os.RemoveAll(filepath.Join(rd, safeName(t.Name())))
 	}
 	files, err := r.artifacts()
 	if err != nil {
@@ -64,6 +65,15 @@ func (r *Recording) WriteArtifacts(t testing.TB) {
 		}
 	})
 	t.Logf("meshtest: artifacts (charts, samples.csv, summary.json) in %s", joinDirs(dirs))
+}
+
+// artifactDirs are t.ArtifactDir() and, when set, the test's ResultsDir.
+func (r *Recording) artifactDirs(t testing.TB) []string {
+	dirs := []string{t.ArtifactDir()}
+	if rd := r.Mesh.Config.ResultsDir; rd != "" {
+		dirs = append(dirs, filepath.Join(rd, safeName(t.Name())))
+	}
+	return dirs
 }
 
 func joinDirs(dirs []string) string {

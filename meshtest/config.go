@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"runtime"
@@ -22,8 +23,19 @@ type Config struct {
 	// Peers is the number of nodes besides the bootstrap: 1..MaxNodes-1.
 	Peers int `json:"peers"`
 
-	// Image is the node image. Empty means the bundled node in node/,
-	// built from source into a FROM scratch image.
+	// Spec says how to run every node; nil means BundledSpec(), the node
+	// in node/ built from source into a FROM scratch image.
+	Spec *Spec `json:"spec,omitempty"`
+	// BootstrapSpec, when set, runs the bootstrap (node 0) instead of Spec.
+	BootstrapSpec *Spec `json:"bootstrap_spec,omitempty"`
+	// Groups split the peers between specs, in order: the first Count peers
+	// run Groups[0].Spec, and so on; the counts must add up to Peers. Each
+	// group's peers take the group's name as their role, so a test compares
+	// groups the way TestStar compares the bootstrap with the peers.
+	Groups []Group `json:"groups,omitempty"`
+
+	// Image, when set, replaces the image of every spec: the same node
+	// contract, another build of it.
 	Image string `json:"image,omitempty"`
 
 	// Env is added to every node's environment, e.g.
@@ -62,6 +74,13 @@ type Config struct {
 	MeasureFloor bool `json:"measure_floor,omitempty"`
 }
 
+// Group is a share of the peers running one spec.
+type Group struct {
+	Name  string `json:"name"` // the peers' role; default the spec's name
+	Spec  *Spec  `json:"spec"`
+	Count int    `json:"count"`
+}
+
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]*$`)
 
 func (c Config) withDefaults() Config {
@@ -98,6 +117,39 @@ func (c Config) validate() error {
 		return fmt.Errorf("interval = %v: sample at most every 100ms; a scrape of every node must fit in one interval", c.Interval)
 	case c.ConvergeTimeout < time.Second:
 		return fmt.Errorf("converge timeout = %v: allow at least 1s", c.ConvergeTimeout)
+	}
+	for _, s := range []*Spec{c.Spec, c.BootstrapSpec} {
+		if s != nil && !s.bundled {
+			if err := s.check(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(c.Groups) > 0 {
+		sum := 0
+		seen := map[string]bool{"bootstrap": true}
+		for i, g := range c.Groups {
+			if g.Spec == nil {
+				return fmt.Errorf("group %d (%q) has no spec", i, g.Name)
+			}
+			if !g.Spec.bundled {
+				if err := g.Spec.check(); err != nil {
+					return fmt.Errorf("group %d: %w", i, err)
+				}
+			}
+			name := cmp.Or(g.Name, g.Spec.Name)
+			if seen[name] {
+				return fmt.Errorf("group name %q is used twice (or is \"bootstrap\"): give each group its own name", name)
+			}
+			seen[name] = true
+			if g.Count < 1 {
+				return fmt.Errorf("group %q: count %d, need at least 1", name, g.Count)
+			}
+			sum += g.Count
+		}
+		if sum != c.Peers {
+			return fmt.Errorf("groups hold %d peers in all, but peers = %d: make the counts add up", sum, c.Peers)
+		}
 	}
 	return nil
 }

@@ -20,12 +20,13 @@ import (
 // is what teardown and the sweep select on; pid and host let a later run tell
 // a live run (leave it alone) from a killed one (remove what it left).
 const (
-	LabelRun  = "meshtest.run"
-	LabelTest = "meshtest.test"
-	LabelNode = "meshtest.node"
-	LabelRole = "meshtest.role"
-	labelPID  = "meshtest.pid"
-	labelHost = "meshtest.host"
+	LabelRun   = "meshtest.run"
+	LabelTest  = "meshtest.test"
+	LabelNode  = "meshtest.node"
+	LabelRole  = "meshtest.role"
+	LabelGroup = "meshtest.group"
+	labelPID   = "meshtest.pid"
+	labelHost  = "meshtest.host"
 )
 
 // engine is the Docker API as meshtest uses it: the client testcontainers-go

@@ -36,14 +36,18 @@ const (
 type Node struct {
 	Index     int    // position in the topology; 0 is the bootstrap
 	Name      string // "bootstrap", "peer-007": also its DNS alias on the mesh network
-	Role      string // "bootstrap" or "peer"
-	ID        string // libp2p peer ID, assigned by the harness before start
+	Role      string // "bootstrap", "peer", or the peer's group name when peers are split in groups
+	Group     string // name of the spec the node runs
+	ID        string // libp2p peer ID: assigned before start, or learned from the node
+	Image     string
 	Container string // Docker container ID
 	IP        string // address on the mesh network
 	// MetricsURL is the node's metrics base URL as the harness reaches it,
 	// e.g. "http://172.18.0.5:9090".
 	MetricsURL string
 	pid        int // the container's init process, for its network counters
+	spec       *Spec
+	key        string // encoded private key, when identity is assigned
 }
 
 // Mesh is a running network of nodes in one topology on its own Docker
@@ -53,8 +57,10 @@ type Mesh struct {
 	Graph   topology.Graph
 	Run     string // unique to this mesh; the value of every resource's LabelRun
 	Network string // Docker network name
-	Image   string
 	Nodes   []*Node
+	// Unverified names the groups whose spec gives no way to count
+	// connections: their part of the topology is not proven.
+	Unverified []string
 
 	// Timings of bring-up, the figures the summary reports.
 	Floor    time.Duration // plain containers through the raw Docker API (when Config.MeasureFloor)
@@ -67,7 +73,6 @@ type Mesh struct {
 	closeOnce sync.Once
 	closed    atomic.Bool
 	onClose   []func() // run after teardown, e.g. to add its time to the summary
-	keys      []string // encoded private keys, by node index
 	test      string   // name of the test that started the mesh
 }
 
@@ -86,7 +91,7 @@ func NewGraph(t testing.TB, cfg Config, g topology.Graph) *Mesh {
 	t.Helper()
 	cfg.Peers = g.N - 1
 	if cfg.Name == "" {
-		cfg.Name = g.Name
+		cfg.Name = g.Slug()
 	}
 	m, err := start(t.Context(), t.Name(), cfg, g, t.Logf)
 	if m != nil {
@@ -114,23 +119,16 @@ func start(ctx context.Context, test string, cfg Config, g topology.Graph, logf 
 	}
 	e.sweep(ctx, logf)
 
-	image := cfg.Image
-	if image == "" {
-		if image, err = bundledImage(ctx, e, logf); err != nil {
-			return nil, err
-		}
-	} else if _, err := e.ImageInspect(ctx, image); err != nil {
-		return nil, fmt.Errorf("image %q is not on the Docker engine (%v): no registry is reachable, so build it locally first (`docker build -t %s .`)", image, err, image)
-	}
-
 	m := &Mesh{
 		Config: cfg,
 		Graph:  g,
 		Run:    cfg.Name + "-" + randomHex(4),
-		Image:  image,
 		e:      e,
 		logf:   logf,
 		test:   test,
+	}
+	if err := m.assignSpecs(ctx); err != nil {
+		return nil, err
 	}
 	m.Network = "meshtest-" + m.Run
 	unwatch := watchInterrupts(m)
@@ -140,7 +138,7 @@ func start(ctx context.Context, test string, cfg Config, g topology.Graph, logf 
 		return m, err
 	}
 	if cfg.MeasureFloor {
-		if m.Floor, err = measureFloor(ctx, e, image, g.N, cfg.Parallelism, test, logf); err != nil {
+		if m.Floor, err = measureFloor(ctx, e, m.Nodes[len(m.Nodes)-1].Image, g.N, cfg.Parallelism, test, logf); err != nil {
 			return m, err
 		}
 	}
@@ -169,12 +167,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// assignIdentities gives every node its key before any container starts, so
-// every peer ID, and so every dial address, is known up front and all nodes
-// can start at once.
+// assignIdentities gives every node whose spec accepts a key its key before
+// any container starts, so every such peer ID, and so every dial address, is
+// known up front and all those nodes can start at once.
 func (m *Mesh) assignIdentities() error {
-	m.Nodes = make([]*Node, m.Graph.N)
-	for i := range m.Nodes {
+	for i, n := range m.Nodes {
+		if n.spec.Identity.From != "assigned" {
+			continue
+		}
 		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
 		if err != nil {
 			return fmt.Errorf("generate key for node %d: %w", i, err)
@@ -183,55 +183,121 @@ func (m *Mesh) assignIdentities() error {
 		if err != nil {
 			return fmt.Errorf("peer ID of node %d: %w", i, err)
 		}
-		enc, err := node.EncodeKey(priv)
-		if err != nil {
+		if n.key, err = node.EncodeKey(priv); err != nil {
 			return fmt.Errorf("encode key of node %d: %w", i, err)
 		}
-		n := &Node{Index: i, ID: id.String(), Role: "peer", Name: fmt.Sprintf("peer-%03d", i)}
-		if i == 0 {
-			n.Role, n.Name = "bootstrap", "bootstrap"
-		}
-		m.Nodes[i] = n
-		m.keys = append(m.keys, enc)
+		n.ID = id.String()
 	}
 	return nil
 }
 
-// dialAddrs are the multiaddrs node i dials. Nodes find each other by their
+func (m *Mesh) peerData(j int) PeerData {
+	n := m.Nodes[j]
+	p := PeerData{Name: n.Name, Host: n.Name, ID: n.ID, P2PPort: n.spec.P2PPort}
+	p.Addr = fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", p.Host, p.P2PPort, p.ID)
+	return p
+}
+
+// nodeData is what node i's templates see. Nodes find each other by their
 // alias on the mesh network (Docker's embedded DNS answers on internal
 // networks too), so a node can be told whom to dial before that one starts.
-func (m *Mesh) dialAddrs(i int) []string {
-	var out []string
-	for _, j := range m.Graph.Dials(i) {
-		out = append(out, fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", m.Nodes[j].Name, P2PPort, m.Nodes[j].ID))
+func (m *Mesh) nodeData(i int) NodeData {
+	n := m.Nodes[i]
+	d := NodeData{
+		Index: i, Name: n.Name, Role: n.Role, Host: n.Name,
+		P2PPort: n.spec.P2PPort, MetricsPort: n.spec.MetricsPort,
+		Key: n.key, Bootstrap: m.peerData(0),
 	}
-	return out
+	if n.key != "" {
+		d.PeerID = n.ID
+	}
+	for _, j := range m.Graph.Dials(i) {
+		d.Dial = append(d.Dial, m.peerData(j))
+	}
+	return d
 }
 
 // startNodes creates and starts every container with bounded parallelism,
-// printing progress, then learns their addresses with one list call.
+// printing progress, then learns their addresses with one list call. Nodes
+// whose identity the harness assigned all start at once; a node that must
+// dial one whose ID is learned from its logs or HTTP waits for that ID, so
+// such meshes start in waves (a star: the bootstrap, then every peer).
 func (m *Mesh) startNodes(ctx context.Context, test string) error {
 	begin := time.Now()
 	var started atomic.Int32
 	total := len(m.Nodes)
 	step := max(total/10, 10)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(m.Config.Parallelism)
-	for i, n := range m.Nodes {
-		g.Go(func() error {
-			if err := m.startNode(gctx, test, i, n); err != nil {
+	pending := make([]bool, total)
+	for i := range pending {
+		pending[i] = true
+	}
+	for left := total; left > 0; {
+		var wave []int
+		for i, p := range pending {
+			if p && m.dialTargetsKnown(i) {
+				wave = append(wave, i)
+			}
+		}
+		if len(wave) == 0 {
+			return fmt.Errorf("no node can start: each waits for the peer ID of a node it dials (identity learned after start) in a cycle")
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(m.Config.Parallelism)
+		for _, i := range wave {
+			g.Go(func() error {
+				if err := m.startNode(gctx, test, i, m.Nodes[i]); err != nil {
+					return err
+				}
+				if k := int(started.Add(1)); k%step == 0 || k == total {
+					m.logf("meshtest: started %d/%d nodes, %.1f s", k, total, time.Since(begin).Seconds())
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for _, i := range wave {
+			pending[i] = false
+		}
+		left -= len(wave)
+		if left > 0 || m.needsDiscovery() {
+			if err := m.learnAddresses(ctx); err != nil {
 				return err
 			}
-			if k := int(started.Add(1)); k%step == 0 || k == total {
-				m.logf("meshtest: started %d/%d nodes, %.1f s", k, total, time.Since(begin).Seconds())
+			if err := m.awaitNodes(ctx, wave); err != nil {
+				return err
 			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
+		}
 	}
 	m.BringUp = time.Since(begin)
+	if err := m.learnAddresses(ctx); err != nil {
+		return err
+	}
+	return m.awaitNodes(ctx, nil)
+}
+
+// dialTargetsKnown reports whether every node i dials has a known peer ID.
+func (m *Mesh) dialTargetsKnown(i int) bool {
+	for _, j := range m.Graph.Dials(i) {
+		if m.Nodes[j].ID == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Mesh) needsDiscovery() bool {
+	for _, n := range m.Nodes {
+		if n.ID == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// learnAddresses reads every started node's address with one list call.
+func (m *Mesh) learnAddresses(ctx context.Context) error {
 	list, err := m.e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(m.Run)})
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
@@ -252,18 +318,21 @@ func (m *Mesh) startNodes(ctx context.Context, test string) error {
 		}
 		if ep := c.NetworkSettings.Networks[m.Network]; ep != nil && ep.IPAddress.IsValid() {
 			n.IP = ep.IPAddress.String()
-			n.MetricsURL = fmt.Sprintf("http://%s:%d", n.IP, MetricsPort)
+			n.MetricsURL = fmt.Sprintf("http://%s:%d", n.IP, n.spec.MetricsPort)
 		}
 		if m.Config.PublishPorts {
 			n.MetricsURL = ""
 			for _, p := range c.Ports {
-				if p.PrivatePort == MetricsPort && p.PublicPort != 0 && p.IP.IsLoopback() {
+				if int(p.PrivatePort) == n.spec.MetricsPort && p.PublicPort != 0 && p.IP.IsLoopback() {
 					n.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d", p.PublicPort)
 				}
 			}
 		}
 	}
 	for _, n := range m.Nodes {
+		if n.Container == "" {
+			continue // not started yet
+		}
 		if st := state[n]; st != "running" {
 			return fmt.Errorf("node %s exited before the mesh converged (container %s)%s", n.Name, st, m.lastLogs(ctx, n))
 		}
@@ -278,33 +347,60 @@ func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error
 	labels := runLabels(m.Run, test)
 	labels[LabelNode] = n.Name
 	labels[LabelRole] = n.Role
-	env := map[string]string{
-		"MESHNODE_KEY":          m.keys[i],
-		"MESHNODE_LISTEN_PORT":  fmt.Sprint(P2PPort),
-		"MESHNODE_METRICS_PORT": fmt.Sprint(MetricsPort),
-		"MESHNODE_DIAL":         strings.Join(m.dialAddrs(i), ","),
-		"MESHNODE_DIAL_TIMEOUT": m.Config.ConvergeTimeout.String(),
+	labels[LabelGroup] = n.Group
+	data := m.nodeData(i)
+	spec := n.spec
+	env := map[string]string{}
+	for k, v := range spec.Env {
+		r, err := render(v, data)
+		if err != nil {
+			return fmt.Errorf("node %s (spec %s): env %s: %w", n.Name, spec.Name, k, err)
+		}
+		env[k] = r
 	}
 	for k, v := range m.Config.Env {
 		env[k] = v
 	}
+	var args []string
+	for _, a := range spec.Args {
+		r, err := render(a, data)
+		if err != nil {
+			return fmt.Errorf("node %s (spec %s): args: %w", n.Name, spec.Name, err)
+		}
+		args = append(args, r)
+	}
+	var files []testcontainers.ContainerFile
+	for path, content := range spec.Files {
+		r, err := render(content, data)
+		if err != nil {
+			return fmt.Errorf("node %s (spec %s): file %s: %w", n.Name, spec.Name, path, err)
+		}
+		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(r), ContainerFilePath: path, FileMode: 0o644})
+	}
 	var exposed []string
 	if m.Config.PublishPorts {
-		exposed = []string{fmt.Sprintf("%d/tcp", MetricsPort)}
+		exposed = []string{fmt.Sprintf("%d/tcp", spec.MetricsPort)}
 	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
-			Image:          m.Image,
+			Image:          n.Image,
 			Name:           "meshtest-" + m.Run + "-" + n.Name,
+			Cmd:            args,
 			Env:            env,
 			Labels:         labels,
+			Files:          files,
+			Tmpfs:          spec.Tmpfs,
 			Networks:       []string{m.Network},
 			NetworkAliases: map[string][]string{m.Network: {n.Name}},
 			ExposedPorts:   exposed,
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.CapDrop = []string{"ALL"}
+				hc.CapAdd = spec.CapAdd
 				hc.SecurityOpt = []string{"no-new-privileges"}
-				hc.ReadonlyRootfs = true
+				// Docker cannot copy files into a read-only root filesystem.
+				hc.ReadonlyRootfs = len(spec.Files) == 0
+				hc.Memory = spec.MemoryBytes
+				hc.NanoCPUs = int64(spec.CPUs * 1e9)
 				if m.Config.PublishPorts {
 					// Loopback only, with a port the engine picks: never 0.0.0.0.
 					hc.PortBindings = network.PortMap{
@@ -323,7 +419,7 @@ func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error
 		n.Container = c.GetContainerID()
 	}
 	if err != nil {
-		return fmt.Errorf("start %s (%s): %w%s", n.Name, m.Image, err, m.lastLogs(context.WithoutCancel(ctx), n))
+		return fmt.Errorf("start %s (%s): %w%s", n.Name, n.Image, err, m.lastLogs(context.WithoutCancel(ctx), n))
 	}
 	return nil
 }

@@ -115,7 +115,7 @@ func TestMissingImage(t *testing.T) {
 	testEngine(t)
 	m, err := start(t.Context(), t.Name(), Config{Peers: 1, Image: "meshtest-no-such-image:v0"}, topology.Star(1), t.Logf)
 	assert.Nil(t, m)
-	assert.ErrorContains(t, err, `image "meshtest-no-such-image:v0" is not on the Docker engine`)
+	assert.ErrorContains(t, err, `image "meshtest-no-such-image:v0" (spec "meshnode") is not on the Docker engine`)
 }
 
 // TestNodeExitFailsWithLogs: a node that exits makes New fail with the

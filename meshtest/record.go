@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,10 +122,14 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 	// sample, not a late round for everyone.
 	scraper := metrics.NewScraper(interval * 9 / 10)
 	defer scraper.Close()
-	queries := metrics.DefaultQueries()
+	queries := make([][]metrics.Query, len(m.Nodes))
 	urls := make([]string, len(m.Nodes))
 	for i, n := range m.Nodes {
-		urls[i] = metrics.FilterURL(n.MetricsURL+"/metrics", metrics.FamilyNames(queries))
+		queries[i] = n.spec.queries()
+		urls[i] = n.MetricsURL + cmp.Or(n.spec.MetricsPath, "/metrics")
+		if n.spec.FilterMetrics {
+			urls[i] = metrics.FilterURL(urls[i], metrics.FamilyNames(queries[i]))
+		}
 	}
 
 	rec := &Recording{
@@ -156,7 +161,7 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 				values := map[string]float64{}
 				fams, serr := scraper.Scrape(gctx, urls[i])
 				if serr == nil {
-					vals, _ := metrics.Extract(fams, queries)
+					vals, _ := metrics.Extract(fams, queries[i])
 					for k, v := range vals {
 						values[k] = v
 					}

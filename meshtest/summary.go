@@ -35,15 +35,16 @@ type Summary struct {
 		Nodes int    `json:"nodes"`
 		Edges int    `json:"edges"`
 	} `json:"topology"`
-	Image       string      `json:"image"`
-	GitRevision string      `json:"git_revision,omitempty"`
-	Host        HostInfo    `json:"host"`
-	Docker      DockerInfo  `json:"docker"`
-	Timings     Timings     `json:"timings"`
-	Harness     HarnessCost `json:"harness"`
+	Images      map[string]string `json:"images"` // group -> image
+	GitRevision string            `json:"git_revision,omitempty"`
+	Host        HostInfo          `json:"host"`
+	Docker      DockerInfo        `json:"docker"`
+	Timings     Timings           `json:"timings"`
+	Harness     HarnessCost       `json:"harness"`
 	Convergence struct {
-		Proven       bool `json:"proven"`        // every edge connected, checked by peer ID, before sampling
-		DriftSamples int  `json:"drift_samples"` // samples whose connection count left the node's degree
+		Proven       bool     `json:"proven"`               // every verifiable edge connected before sampling
+		Unverified   []string `json:"unverified,omitempty"` // groups whose connections could not be counted
+		DriftSamples int      `json:"drift_samples"`        // samples whose connection count left the node's degree
 	} `json:"convergence"`
 	// Roles holds, per role and figure, the summary over every sample of the
 	// role's nodes in the window.
@@ -123,7 +124,7 @@ func (r *Recording) Summary() *Summary {
 		Run:           m.Run,
 		Created:       time.Now().UTC(),
 		Config:        m.Config,
-		Image:         m.Image,
+		Images:        m.images(),
 		GitRevision:   gitRevision(),
 		Host:          hostInfo(),
 		Docker:        m.dockerInfo(),
@@ -156,6 +157,7 @@ func (r *Recording) Summary() *Summary {
 		Unresponsive:      r.Unresponsive,
 	}
 	s.Convergence.Proven = m.Converge > 0
+	s.Convergence.Unverified = m.Unverified
 	s.Convergence.DriftSamples = len(r.Drift)
 	s.Roles, s.Spread, s.OverTime = map[string]map[string]series.Summary{}, map[string]map[string]series.Summary{}, map[string]map[string][]RoundPoint{}
 	for _, role := range r.Roles() {
@@ -236,6 +238,14 @@ func hostInfo() HostInfo {
 		}
 	}
 	return h
+}
+
+func (m *Mesh) images() map[string]string {
+	out := map[string]string{}
+	for _, n := range m.Nodes {
+		out[n.Group] = n.Image
+	}
+	return out
 }
 
 func (m *Mesh) dockerInfo() DockerInfo {
