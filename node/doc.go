@@ -47,8 +47,8 @@
 //	GET /peers     {"peer_id":"12D3…","connections":N,"peers":["12D3…",…]} (peers sorted, unique)
 //	GET /healthz   200 "ok" (the server starts once the host listens)
 //
-// The registry is the node's own (never the global one) and holds the Go
-// collector (go_*), the process collector (process_*), go-libp2p's metrics
+// The registries are the node's own (never the global one) and hold the Go
+// collector (go_*), the process figures (process_*), go-libp2p's metrics
 // (libp2p_*) and the node's gauges, counted from the host at scrape time:
 // meshnode_connections, meshnode_peers, meshnode_streams, and
 // meshnode_info{peer_id, version, libp2p} = 1.
@@ -56,6 +56,35 @@
 // go-libp2p keeps its metric vectors in package variables, so nodes sharing a
 // process (in-process tests) share the libp2p_* values; the meshnode_* gauges
 // are per node.
+//
+// # Measuring without disturbing
+//
+// The harness scrapes every node once a second, and an idle node spends only
+// 5-7 ms of CPU a second, so the scrape must stay small beside that. On Linux
+// the process_* families come from a source of our own (process_linux.go),
+// not client_golang's process collector, which on every scrape opened and
+// parsed /proc/self/stat, /proc/self/limits, /proc/self/net/netstat and the
+// system-wide /proc/stat, and went through a Registry: about 0.5-1 ms and
+// 105 KB of garbage per gather. Ours keeps /proc/self/statm and
+// /proc/self/fd open and makes three system calls (getrusage for CPU, pread
+// of statm for RSS and virtual size, fstat of the fd directory for the
+// descriptor count, which Linux 6.2+ reports as its size; older kernels list
+// it), reads start time and limits once, and builds the families without a
+// Registry: 15-40 µs and 2.4 KB. Names, help and types are the standard
+// collector's; process_network_{receive,transmit}_bytes_total are left out
+// (they count the network namespace, not the process). On other systems the
+// standard collector is used.
+//
+// Measured on a noisy 2-vCPU VM, the harness's filtered scrape through the
+// handler (BenchmarkMetrics) fell from 1.3-2.1 ms, 230 KB and 1,225
+// allocations to 0.25-0.47 ms, 127 KB and 707. A meshnode process scraped
+// over HTTP on 127.0.0.1 went from about 1.5 ms to 0.65 ms of its own CPU per
+// scrape (BenchmarkScrapeCPU in node/cmd/meshnode; /healthz costs 0.1 ms).
+//
+// The Go collector is left at its defaults: since Go 1.17 client_golang
+// derives go_memstats_* from runtime/metrics, not runtime.ReadMemStats, so a
+// scrape stops no world. Its options can only drop families, and
+// go_memstats_heap_inuse_bytes needs the memstats set.
 //
 // # Events
 //

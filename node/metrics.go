@@ -20,7 +20,7 @@ type registries struct {
 	libp2p  *prometheus.Registry // handed to libp2p.PrometheusRegisterer
 	sources []source             // checked in order; the last one catches all names
 	all     prometheus.Gatherer
-	proc    prometheus.Collector // an io.Closer on Linux: it keeps /proc files open
+	proc    prometheus.Gatherer // an io.Closer on Linux: it keeps /proc files open
 }
 
 // source is a registry and the name prefix of every family it holds.
@@ -32,9 +32,7 @@ type source struct {
 func newRegistries(h func() host.Host, peerID string) *registries {
 	goReg := prometheus.NewRegistry()
 	goReg.MustRegister(collectors.NewGoCollector())
-	proc := newProcessCollector()
-	procReg := prometheus.NewRegistry()
-	procReg.MustRegister(proc)
+	proc := newProcessSource()
 	nodeReg := prometheus.NewRegistry()
 	nodeReg.MustRegister(&nodeCollector{host: h, info: prometheus.MustNewConstMetric(
 		infoDesc, prometheus.GaugeValue, 1, peerID, version(), libp2pVersion())})
@@ -45,16 +43,24 @@ func newRegistries(h func() host.Host, peerID string) *registries {
 		proc:   proc,
 		sources: []source{
 			{"go_", goReg},
-			{"process_", procReg},
+			{"process_", proc},
 			{"meshnode_", nodeReg},
 			{"", p2pReg},
 		},
 	}
-	r.all = prometheus.Gatherers{goReg, procReg, nodeReg, p2pReg}
+	r.all = prometheus.Gatherers{goReg, proc, nodeReg, p2pReg}
 	return r
 }
 
-// close releases what the collectors hold open. Scrapes after it go without
+// standardProcessSource is client_golang's process collector in a registry
+// of its own: the process_* source where newProcessSource has no leaner one.
+func standardProcessSource() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// close releases what the sources hold open. Scrapes after it go without
 // the process figures they read from files.
 func (r *registries) close() error {
 	if c, ok := r.proc.(io.Closer); ok {

@@ -16,8 +16,8 @@ var scrapeQueries = []struct{ name, query string }{
 	{"full", ""},
 	{"filtered", "?name[]=go_goroutines&name[]=go_memstats_heap_inuse_bytes&name[]=process_resident_memory_bytes" +
 		"&name[]=process_cpu_seconds_total&name[]=process_open_fds&name[]=meshnode_connections&name[]=meshnode_peers&name[]=meshnode_streams"},
-	// Without process_* the /proc reads are skipped: the process collector is
-	// most of a filtered scrape's cost.
+	// Without process_* the /proc reads are skipped (15-40 µs on Linux;
+	// the standard collector, used elsewhere, costs about 1 ms).
 	{"go-and-node", "?name[]=go_goroutines&name[]=go_memstats_heap_inuse_bytes&name[]=meshnode_connections&name[]=meshnode_peers"},
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // buildBinary builds meshnode the way the image does (static, no cgo).
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
