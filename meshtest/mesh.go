@@ -424,6 +424,12 @@ func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error
 	return nil
 }
 
+// Close removes the mesh now rather than when the test ends, e.g. between the
+// sizes of a benchmark sweep. Like the cleanup New registers, it leaves the
+// mesh running when Config.Keep asks for that. It is safe to call more than
+// once.
+func (m *Mesh) Close() { m.close() }
+
 // close removes the mesh unless Config.Keep asks to leave it running. It is
 // safe to call more than once and from a signal handler.
 func (m *Mesh) close() {

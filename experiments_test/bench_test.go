@@ -1,0 +1,196 @@
+package experiments_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshtest/meshtest/meshtest"
+	"github.com/meshtest/meshtest/meshtest/chart"
+	"github.com/meshtest/meshtest/meshtest/series"
+)
+
+var sweep = flag.String("sweep", "10,25,50,100", "peer counts BenchmarkStar sweeps, comma-separated")
+
+// Headline figures of a star: what people compare between runs and
+// versions of a node. Per-connection figures subtract an average peer (which
+// holds one connection) from the bootstrap (which holds n).
+const (
+	figBytesPerConn      = "bootstrap_bytes_per_conn"
+	figGoroutinesPerConn = "bootstrap_goroutines_per_conn"
+	figCPUPerConn        = "bootstrap_cpu_per_conn" // CPU-seconds per second per connection
+	figPeerMem           = "peer_mem_bytes"
+	figBringUp           = "bring_up_s"
+)
+
+func headline(rec *meshtest.Recording) map[string]float64 {
+	n := float64(rec.Mesh.Config.Peers)
+	boot, peer := rec.Role("bootstrap"), rec.Role("peer")
+	return map[string]float64{
+		figBytesPerConn:      (boot.Mean(meshtest.FigMemBytes) - peer.Mean(meshtest.FigMemBytes)) / n,
+		figGoroutinesPerConn: (boot.Mean(meshtest.FigGoroutines) - peer.Mean(meshtest.FigGoroutines)) / n,
+		figCPUPerConn:        boot.Mean(meshtest.FigCPUCores) / n,
+		figPeerMem:           peer.Mean(meshtest.FigMemBytes),
+		figBringUp:           rec.Mesh.BringUp.Seconds(),
+	}
+}
+
+// sweepRuns keeps every run of BenchmarkStar in this process, by peer count,
+// so that repeated runs (-count) can report how noisy each figure was.
+var sweepRuns = struct {
+	sync.Mutex
+	byN map[int][]map[string]float64
+	raw map[int][]rawPoint
+}{byN: map[int][]map[string]float64{}, raw: map[int][]rawPoint{}}
+
+// rawPoint is a run's absolute bootstrap cost, for the fit against n.
+type rawPoint struct{ mem, goroutines float64 }
+
+// BenchmarkStar measures a star at each size of -sweep, a fresh mesh per
+// size, and reports per-connection figures benchstat can compare
+// (`benchstat -col /peers old.txt new.txt`). It also fits the bootstrap's
+// memory and goroutines against n over the sweep and writes the fit as a
+// chart and JSON.
+func BenchmarkStar(b *testing.B) {
+	ns, err := parseSweep(*sweep)
+	if err != nil {
+		b.Fatalf("-sweep: %v", err)
+	}
+	cfg, err := config("bench-star")
+	if err != nil {
+		b.Fatalf("flags: %v", err)
+	}
+	meshtest.RequireDocker(b)
+	begin := time.Now()
+	for _, n := range ns {
+		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
+			c := cfg
+			c.Peers = n
+			for i := 0; i < b.N; i++ {
+				mesh := meshtest.New(b, c)
+				rec := mesh.Record(b, *duration)
+				rec.WriteArtifacts(b)
+				mesh.Close()
+				h := headline(rec)
+				sweepRuns.Lock()
+				sweepRuns.byN[n] = append(sweepRuns.byN[n], h)
+				sweepRuns.raw[n] = append(sweepRuns.raw[n], rawPoint{
+					rec.Role("bootstrap").Mean(meshtest.FigMemBytes),
+					rec.Role("bootstrap").Mean(meshtest.FigGoroutines),
+				})
+				sweepRuns.Unlock()
+				b.ReportMetric(h[figBytesPerConn], "B/conn")
+				b.ReportMetric(h[figGoroutinesPerConn], "goroutines/conn")
+				b.ReportMetric(h[figCPUPerConn], "cpu-s/conn/s")
+				b.ReportMetric(h[figPeerMem], "B/peer")
+				b.ReportMetric(h[figBringUp], "s/bringup")
+			}
+		})
+	}
+	b.Logf("sweep of %v took %.0f s (fresh mesh per size)", ns, time.Since(begin).Seconds())
+	writeSweep(b, cfg)
+}
+
+func parseSweep(s string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > meshtest.MaxNodes-1 {
+			return nil, fmt.Errorf("%q: want peer counts between 1 and %d, e.g. -sweep=10,25,50,100", f, meshtest.MaxNodes-1)
+		}
+		ns = append(ns, n)
+	}
+	slices.Sort(ns)
+	return slices.Compact(ns), nil
+}
+
+// sweepSummary is bench-star.json: every size's figures with their spread
+// over repeated runs, and the fitted model of the bootstrap's cost against n.
+type sweepSummary struct {
+	Schema        string                    `json:"schema"` // "meshtest/bench"
+	SchemaVersion int                       `json:"schema_version"`
+	Created       time.Time                 `json:"created"`
+	Config        meshtest.Config           `json:"config"`
+	Sizes         map[string]map[string]fig `json:"sizes"` // "peers=10" -> figure -> value
+	Fits          map[string]series.Line    `json:"fits"`  // "bootstrap_mem_bytes", "bootstrap_goroutines" against n
+}
+
+type fig struct {
+	Mean float64 `json:"mean"`
+	CV   float64 `json:"cv"` // coefficient of variation over the runs; 0 for one run
+	Runs int     `json:"runs"`
+}
+
+func writeSweep(b *testing.B, cfg meshtest.Config) {
+	sweepRuns.Lock()
+	defer sweepRuns.Unlock()
+	s := sweepSummary{Schema: "meshtest/bench", SchemaVersion: 1, Created: time.Now().UTC(), Config: cfg,
+		Sizes: map[string]map[string]fig{}, Fits: map[string]series.Line{}}
+	var xs, mem, gor []float64
+	for n, runs := range sweepRuns.byN {
+		figs := map[string]fig{}
+		for _, name := range []string{figBytesPerConn, figGoroutinesPerConn, figCPUPerConn, figPeerMem, figBringUp} {
+			var vs []float64
+			for _, r := range runs {
+				vs = append(vs, r[name])
+			}
+			sum := series.Summarize(vs)
+			figs[name] = fig{Mean: sum.Mean, CV: sum.CV(), Runs: sum.N}
+		}
+		s.Sizes[fmt.Sprintf("peers=%d", n)] = figs
+		for _, p := range sweepRuns.raw[n] {
+			xs, mem, gor = append(xs, float64(n)), append(mem, p.mem), append(gor, p.goroutines)
+		}
+	}
+	files := map[string][]byte{}
+	for _, f := range []struct {
+		name, label string
+		ys          []float64
+		unit        chart.Unit
+	}{{"bootstrap_mem_bytes", "bootstrap memory", mem, chart.Bytes}, {"bootstrap_goroutines", "bootstrap goroutines", gor, chart.Count}} {
+		line, err := series.Fit(xs, f.ys)
+		if err != nil {
+			b.Logf("fit %s against n: %v (a sweep needs two sizes)", f.name, err)
+			continue
+		}
+		s.Fits[f.name] = line
+		b.Logf("%s = %s", f.name, line)
+		c := chart.ScatterFit{Title: f.label + " against peers, star", XLabel: "peers (n)", YLabel: f.label, YUnit: f.unit,
+			PointsName: "runs", Fit: &chart.FitLine{Slope: line.Slope, Intercept: line.Intercept, R2: line.R2}}
+		for i := range xs {
+			c.Points = append(c.Points, chart.Point{X: xs[i], Y: f.ys[i]})
+		}
+		for _, format := range []chart.Format{chart.PNG, chart.SVG} {
+			var buf bytes.Buffer
+			if err := c.Render(&buf, format); err != nil {
+				b.Errorf("chart %s: %v", f.name, err)
+				continue
+			}
+			files[fmt.Sprintf("sweep-%s.%s", f.name, format)] = buf.Bytes()
+		}
+	}
+	data, _ := json.MarshalIndent(s, "", "  ")
+	files["bench-star.json"] = data
+	dirs := []string{b.ArtifactDir()}
+	if *results != "" {
+		dirs = append(dirs, filepath.Join(*results, "BenchmarkStar"))
+	}
+	for _, dir := range dirs {
+		os.MkdirAll(dir, 0o755)
+		for name, data := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				b.Errorf("write %s: %v", name, err)
+			}
+		}
+	}
+	b.Logf("sweep fit and figures in %s", dirs[len(dirs)-1])
+}
