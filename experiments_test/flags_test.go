@@ -19,6 +19,7 @@ var (
 	results  = flag.String("results", "results", "directory that also receives each experiment's charts, samples and summary (empty: only t.ArtifactDir)")
 	floor    = flag.Bool("floor", false, "before the mesh, start the same number of plain containers through the Docker API and report bring-up against it")
 	specFile = flag.String("spec", "", "JSON node spec to run instead of the bundled node (see README: running another image)")
+	bootSpec = flag.String("bootstrap-spec", "", "JSON node spec for the bootstrap only (default: -spec)")
 	topo     = flag.String("topology", "", "topology for TestTopology: star, line, ring, full, tree, random-regular, erdos-renyi, barabasi-albert, watts-strogatz or file:PATH, with NAME:key=value,... parameters (default barabasi-albert:m=2)")
 	seed     = flag.Uint64("seed", 1, "seed of the random topologies")
 )
@@ -39,6 +40,13 @@ func config(name string) (meshtest.Config, error) {
 			return cfg, fmt.Errorf("-spec: %w", err)
 		}
 		cfg.Spec = s
+	}
+	if *bootSpec != "" {
+		s, err := meshtest.LoadSpec(*bootSpec)
+		if err != nil {
+			return cfg, fmt.Errorf("-bootstrap-spec: %w", err)
+		}
+		cfg.BootstrapSpec = s
 	}
 	return cfg, cfg.Check()
 }

@@ -37,6 +37,16 @@ func TestStar(t *testing.T) {
 	assert.Equal(t, 1.0, peer.Min(meshtest.FigConns), "a peer holds its bootstrap connection")
 	assert.Equal(t, 1.0, peer.Max(meshtest.FigConns), "a peer holds nothing else")
 
+	// Peers stay alike: same code, same single connection. The spread is over
+	// each peer's mean across the window; measured p95/p50 1.01 for memory.
+	mem, gor := peer.Spread(meshtest.FigMemBytes), peer.Spread(meshtest.FigGoroutines)
+	assert.LessOrEqual(t, mem.P95/mem.P50, 1.25, "peer memory p95/p50")
+	assert.LessOrEqual(t, gor.P95/gor.P50, 1.10, "peer goroutines p95/p50")
+
+	if cfg.Spec != nil || cfg.BootstrapSpec != nil {
+		t.Log("another node than the bundled one: its cost bounds are not known, only the topology and the peers' likeness are asserted")
+		return
+	}
 	// Goroutines: go-libp2p runs a few per connection (yamux, identify, the
 	// swarm's reader), so the bootstrap's excess over a peer must grow with n.
 	// Measured ~4 per connection; 2 leaves room for noise, and the upper bound
@@ -51,10 +61,4 @@ func TestStar(t *testing.T) {
 	// cross at n >= 10.
 	extraM := boot.Mean(meshtest.FigMemBytes) - peer.Mean(meshtest.FigMemBytes)
 	assert.GreaterOrEqual(t, extraM, n*16*1024, "bootstrap memory beyond a peer's (bytes), at %v connections", n)
-
-	// Peers stay alike: same code, same single connection. The spread is over
-	// each peer's mean across the window; measured p95/p50 1.01 for memory.
-	mem, gor := peer.Spread(meshtest.FigMemBytes), peer.Spread(meshtest.FigGoroutines)
-	assert.LessOrEqual(t, mem.P95/mem.P50, 1.25, "peer memory p95/p50")
-	assert.LessOrEqual(t, gor.P95/gor.P50, 1.10, "peer goroutines p95/p50")
 }

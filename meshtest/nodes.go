@@ -122,10 +122,10 @@ func (m *Mesh) awaitNode(ctx context.Context, httpc *http.Client, n *Node, deadl
 	s := n.spec
 	var idRe, readyRe *regexp.Regexp
 	if s.Identity.From != "assigned" {
-		idRe = regexp.MustCompile(s.Identity.Pattern) // checked by Spec.check
+		idRe, _ = compileLinePattern(s.Identity.Pattern) // checked by Spec.check
 	}
 	if s.Ready.LogPattern != "" {
-		readyRe = regexp.MustCompile(s.Ready.LogPattern)
+		readyRe, _ = compileLinePattern(s.Ready.LogPattern)
 	}
 	var why string
 	for {

@@ -70,8 +70,13 @@ type Spec struct {
 // path with @version, fetched through the Go module proxy) or a static Binary
 // already on disk, copied into a FROM scratch image.
 type Build struct {
-	Package string `json:"package,omitempty"` // e.g. "github.com/libp2p/go-libp2p-daemon/p2pd@v0.9.1"
-	Binary  string `json:"binary,omitempty"`  // path of a static binary
+	Package string `json:"package,omitempty"` // e.g. "github.com/ipfs/kubo/cmd/ipfs@v0.43.1"
+	// Requires pins other modules (module@version) by building Package from
+	// a throwaway module that requires them too: for programs whose go.mod
+	// has replace directives (which `go install pkg@version` refuses), or to
+	// build against another version of a dependency.
+	Requires []string `json:"requires,omitempty"`
+	Binary   string   `json:"binary,omitempty"` // path of a static binary
 }
 
 // Identity says how the harness learns a node's peer ID.
@@ -79,7 +84,8 @@ type Identity struct {
 	// From is "assigned" (the harness generates the key and hands it in with
 	// {{.Key}}: every ID is known before any container starts), "log" (a
 	// line of the node's output matches Pattern) or "http" (the body of
-	// MetricsPort+Path matches Pattern).
+	// MetricsPort+Path matches Pattern). Patterns are matched in multi-line
+	// mode: ^ and $ anchor at the ends of a line.
 	From    string `json:"from"`
 	Pattern string `json:"pattern,omitempty"` // a regexp with a group named id
 	Path    string `json:"path,omitempty"`
@@ -222,7 +228,7 @@ func (s *Spec) check() error {
 	switch s.Identity.From {
 	case "assigned":
 	case "log", "http":
-		re, err := regexp.Compile(s.Identity.Pattern)
+		re, err := compileLinePattern(s.Identity.Pattern)
 		if err != nil {
 			return fmt.Errorf(`%s: identity "pattern": %w`, where, err)
 		}
@@ -233,7 +239,7 @@ func (s *Spec) check() error {
 		return fmt.Errorf(`%s: identity "from" is %q; use "assigned", "log" or "http"`, where, s.Identity.From)
 	}
 	if p := s.Ready.LogPattern; p != "" {
-		if _, err := regexp.Compile(p); err != nil {
+		if _, err := compileLinePattern(p); err != nil {
 			return fmt.Errorf(`%s: ready "log_pattern": %w`, where, err)
 		}
 	}
@@ -261,6 +267,12 @@ func (s *Spec) check() error {
 		}
 	}
 	return nil
+}
+
+// compileLinePattern compiles a pattern that is matched against a node's
+// whole output, in multi-line mode so that ^ and $ anchor at line ends.
+func compileLinePattern(p string) (*regexp.Regexp, error) {
+	return regexp.Compile("(?m)" + p)
 }
 
 func mapValues(m map[string]string) []string {
