@@ -5,7 +5,7 @@ PEERS    ?= 100
 DURATION ?= 30s
 GO       ?= go
 
-.PHONY: test star bench image vet clean
+.PHONY: test star bench baseline image vet clean
 
 # The whole suite: unit tests and small meshes (<= 20 peers).
 test:
@@ -19,6 +19,11 @@ star:
 
 bench:
 	$(GO) test ./experiments_test -run '^$$' -bench Star -benchtime 1x -count=1 -timeout 60m
+
+# Re-records testdata/baseline/star-10.json from three runs on this machine:
+# after a deliberate change of the node's cost, or on a new kind of machine.
+baseline:
+	$(GO) test ./experiments_test -run '^TestRegression$$' -peers=10 -count=3 -update-baseline -v -timeout 30m
 
 # The bundled node's image by hand (the fixture builds it itself when needed).
 image:
