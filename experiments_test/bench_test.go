@@ -17,9 +17,13 @@ import (
 	"github.com/meshtest/meshtest/meshtest"
 	"github.com/meshtest/meshtest/meshtest/chart"
 	"github.com/meshtest/meshtest/meshtest/series"
+	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
-var sweep = flag.String("sweep", "10,25,50,100", "peer counts BenchmarkStar sweeps, comma-separated")
+var (
+	sweep = flag.String("sweep", "10,25,50,100", "peer counts BenchmarkStar sweeps, comma-separated")
+	grow  = flag.Bool("grow", false, "BenchmarkStar grows one mesh through the sweep instead of starting a fresh mesh per size")
+)
 
 // Headline figures of a star: what people compare between runs and
 // versions of a node. Per-connection figures subtract an average peer (which
@@ -71,15 +75,28 @@ func BenchmarkStar(b *testing.B) {
 	}
 	meshtest.RequireDocker(b)
 	begin := time.Now()
+	var mesh *meshtest.Mesh // with -grow: one mesh, grown at each size
+	if *grow {
+		c := cfg
+		c.Peers = ns[0]
+		mesh = meshtest.New(b, c)
+	}
 	for _, n := range ns {
 		b.Run(fmt.Sprintf("peers=%d", n), func(b *testing.B) {
 			c := cfg
 			c.Peers = n
 			for i := 0; i < b.N; i++ {
-				mesh := meshtest.New(b, c)
-				rec := mesh.Record(b, *duration)
+				m := mesh
+				if m == nil {
+					m = meshtest.New(b, c)
+				} else if len(m.Nodes) < n+1 {
+					m.Grow(b, topology.Star(n))
+				}
+				rec := m.Record(b, *duration)
 				rec.WriteArtifacts(b)
-				mesh.Close()
+				if mesh == nil {
+					m.Close()
+				}
 				h := headline(rec)
 				sweepRuns.Lock()
 				sweepRuns.byN[n] = append(sweepRuns.byN[n], h)
@@ -92,11 +109,16 @@ func BenchmarkStar(b *testing.B) {
 				b.ReportMetric(h[figGoroutinesPerConn], "goroutines/conn")
 				b.ReportMetric(h[figCPUPerConn], "cpu-s/conn/s")
 				b.ReportMetric(h[figPeerMem], "B/peer")
+				// With -grow, the time to start this size's new peers only.
 				b.ReportMetric(h[figBringUp], "s/bringup")
 			}
 		})
 	}
-	b.Logf("sweep of %v took %.0f s (fresh mesh per size)", ns, time.Since(begin).Seconds())
+	mode := "a fresh mesh per size"
+	if *grow {
+		mode = "one mesh grown through the sizes"
+	}
+	b.Logf("sweep of %v took %.0f s (%s)", ns, time.Since(begin).Seconds(), mode)
 	writeSweep(b, cfg)
 }
 

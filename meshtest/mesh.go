@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,6 +75,7 @@ type Mesh struct {
 	closed    atomic.Bool
 	onClose   []func() // run after teardown, e.g. to add its time to the summary
 	test      string   // name of the test that started the mesh
+	base      *Spec    // the spec of peers outside groups
 }
 
 // New starts a bootstrap and cfg.Peers peers in a star on a fresh Docker
@@ -172,7 +174,7 @@ func randomHex(n int) string {
 // known up front and all those nodes can start at once.
 func (m *Mesh) assignIdentities() error {
 	for i, n := range m.Nodes {
-		if n.spec.Identity.From != "assigned" {
+		if n.spec.Identity.From != "assigned" || n.key != "" {
 			continue
 		}
 		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
@@ -225,12 +227,15 @@ func (m *Mesh) nodeData(i int) NodeData {
 func (m *Mesh) startNodes(ctx context.Context, test string) error {
 	begin := time.Now()
 	var started atomic.Int32
-	total := len(m.Nodes)
-	step := max(total/10, 10)
-	pending := make([]bool, total)
-	for i := range pending {
-		pending[i] = true
+	pending := make([]bool, len(m.Nodes))
+	total := 0
+	for i, n := range m.Nodes {
+		pending[i] = n.Container == "" // Grow starts only the new nodes
+		if pending[i] {
+			total++
+		}
 	}
+	step := max(total/10, 10)
 	for left := total; left > 0; {
 		var wave []int
 		for i, p := range pending {
@@ -422,6 +427,43 @@ func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error
 		return fmt.Errorf("start %s (%s): %w%s", n.Name, n.Image, err, m.lastLogs(context.WithoutCancel(ctx), n))
 	}
 	return nil
+}
+
+// Grow adds nodes to the running mesh so that it becomes g, which must
+// extend the mesh's topology: the same first nodes, and its edges first (as
+// topology.Star(n+k) extends topology.Star(n)). It starts the new nodes,
+// proves the whole of g connected, and sets BringUp and Converge to this
+// step's times. A benchmark sweep grows one mesh instead of starting a fresh
+// one per size.
+func (m *Mesh) Grow(t testing.TB, g topology.Graph) {
+	t.Helper()
+	if err := m.grow(t.Context(), g); err != nil {
+		t.Fatalf("meshtest: grow %s to %d nodes: %v", m.Run, g.N, err)
+	}
+}
+
+func (m *Mesh) grow(ctx context.Context, g topology.Graph) error {
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	if g.N < m.Graph.N || len(g.Edges) < len(m.Graph.Edges) || !slices.Equal(g.Edges[:len(m.Graph.Edges)], m.Graph.Edges) {
+		return fmt.Errorf("topology %q does not extend the mesh's %q (same first nodes and edges, then more)", g.Name, m.Graph.Name)
+	}
+	if len(m.Config.Groups) > 0 {
+		return fmt.Errorf("a mesh with groups cannot grow: which group would new peers join?")
+	}
+	if g.N > MaxNodes {
+		return fmt.Errorf("%d nodes: one Docker bridge network holds at most %d", g.N, MaxNodes)
+	}
+	m.Graph = g
+	m.Config.Peers = g.N - 1
+	if err := m.assignSpecs(ctx); err != nil {
+		return err
+	}
+	if err := m.startNodes(ctx, m.test); err != nil {
+		return err
+	}
+	return m.converge(ctx)
 }
 
 // Close removes the mesh now rather than when the test ends, e.g. between the

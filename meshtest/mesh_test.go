@@ -219,3 +219,31 @@ func TestPublishedPortsOnLoopback(t *testing.T) {
 		assert.Len(t, ins.Container.HostConfig.PortBindings, 1, "only the metrics port")
 	}
 }
+
+// TestGrow adds peers to a running star: the new ones start, the whole star
+// is proven again, and a topology that does not extend the mesh's is refused.
+func TestGrow(t *testing.T) {
+	e := testEngine(t)
+	m, err := start(t.Context(), t.Name(), Config{Name: "grow", Peers: 2}, topology.Star(2), t.Logf)
+	if m != nil {
+		t.Cleanup(m.close)
+	}
+	require.NoError(t, err)
+	first := m.Nodes[1].Container
+
+	require.NoError(t, m.grow(t.Context(), topology.Star(4)))
+	require.Len(t, m.Nodes, 5)
+	assert.Equal(t, first, m.Nodes[1].Container, "existing peers are kept")
+	assert.Equal(t, 4, m.Config.Peers)
+	rec, err := m.record(t.Context(), 2*time.Second, t.Logf)
+	require.NoError(t, err)
+	assert.Equal(t, 4.0, rec.Role("bootstrap").Min(FigConns))
+	assert.Empty(t, rec.Drift)
+
+	ring, err := topology.Ring(6)
+	require.NoError(t, err)
+	assert.ErrorContains(t, m.grow(t.Context(), ring), "does not extend")
+
+	m.close()
+	assert.Empty(t, leftovers(t, e, m.Run))
+}

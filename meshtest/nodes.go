@@ -18,26 +18,30 @@ import (
 // (building images that need it), and assigns identities where specs take them.
 func (m *Mesh) assignSpecs(ctx context.Context) error {
 	cfg := m.Config
-	base := cmp.Or(cfg.Spec, BundledSpec())
-	m.Nodes = make([]*Node, m.Graph.N)
-	for i := range m.Nodes {
-		n := &Node{Index: i, Role: "peer", Name: fmt.Sprintf("peer-%03d", i), spec: base}
+	if m.base == nil {
+		m.base = cmp.Or(cfg.Spec, BundledSpec())
+	}
+	first := len(m.Nodes) // Grow adds nodes to a running mesh
+	for i := first; i < m.Graph.N; i++ {
+		n := &Node{Index: i, Role: "peer", Name: fmt.Sprintf("peer-%03d", i), spec: m.base}
 		if i == 0 {
 			n.Role, n.Name = "bootstrap", "bootstrap"
-			n.spec = cmp.Or(cfg.BootstrapSpec, base)
+			n.spec = cmp.Or(cfg.BootstrapSpec, m.base)
 		}
-		m.Nodes[i] = n
+		m.Nodes = append(m.Nodes, n)
 	}
-	next := 1
-	for _, g := range cfg.Groups {
-		for k := 0; k < g.Count && next < len(m.Nodes); k++ {
-			m.Nodes[next].spec = g.Spec
-			m.Nodes[next].Role = cmp.Or(g.Name, g.Spec.Name)
-			next++
+	if first == 0 {
+		next := 1
+		for _, g := range cfg.Groups {
+			for k := 0; k < g.Count && next < len(m.Nodes); k++ {
+				m.Nodes[next].spec = g.Spec
+				m.Nodes[next].Role = cmp.Or(g.Name, g.Spec.Name)
+				next++
+			}
 		}
 	}
 	images := map[*Spec]string{}
-	for _, n := range m.Nodes {
+	for _, n := range m.Nodes[first:] {
 		n.Group = n.spec.Name
 		img, ok := images[n.spec]
 		if !ok {
@@ -50,7 +54,10 @@ func (m *Mesh) assignSpecs(ctx context.Context) error {
 		n.Image = img
 	}
 	seen := map[string]bool{}
-	for _, n := range m.Nodes {
+	for _, g := range m.Unverified {
+		seen[g] = true
+	}
+	for _, n := range m.Nodes[first:] {
 		if n.spec.Connections == nil && n.spec.PeersPath == "" && !seen[n.Group] {
 			seen[n.Group] = true
 			m.Unverified = append(m.Unverified, n.Group)
