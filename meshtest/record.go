@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/meshtest/meshtest/meshtest/metrics"
 	"github.com/meshtest/meshtest/meshtest/series"
 )
@@ -118,19 +116,31 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 		return nil, err
 	}
 	defer cost.close()
-	// Scrapes give up within the interval, so one stuck node costs a missing
-	// sample, not a late round for everyone.
-	scraper := metrics.NewScraper(interval * 9 / 10)
-	defer scraper.Close()
 	queries := make([][]metrics.Query, len(m.Nodes))
-	urls := make([]string, len(m.Nodes))
+	targets := make([]*metrics.Target, len(m.Nodes))
 	for i, n := range m.Nodes {
 		queries[i] = n.spec.queries()
-		urls[i] = n.MetricsURL + cmp.Or(n.spec.MetricsPath, "/metrics")
+		u := n.MetricsURL + cmp.Or(n.spec.MetricsPath, "/metrics")
 		if n.spec.FilterMetrics {
-			urls[i] = metrics.FilterURL(urls[i], metrics.FamilyNames(queries[i]))
+			u = metrics.FilterURL(u, metrics.FamilyNames(queries[i]))
+		}
+		if targets[i], err = metrics.NewTarget(u); err != nil {
+			return nil, err
 		}
 	}
+	defer func() {
+		for _, tg := range targets {
+			tg.Close()
+		}
+	}()
+	// A few workers, each reading its share of the nodes in turn: the cost
+	// of sampling is mostly per-request overhead, which a goroutine per node
+	// and round only adds to. A node answers in about a millisecond, so
+	// eight workers cover a thousand nodes well within a second.
+	workers := min(8, len(m.Nodes))
+	// Scrapes give up within the interval, so one stuck node costs a missing
+	// sample, not a late round for everyone.
+	scrapeTimeout := interval * 9 / 10
 
 	rec := &Recording{
 		Recording:    &series.Recording{Interval: interval},
@@ -154,48 +164,55 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 	for round := range rounds {
 		roundStart := time.Now()
 		elapsed := roundStart.Sub(rec.Started)
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(16)
-		for i, n := range m.Nodes {
-			g.Go(func() error {
-				values := map[string]float64{}
-				fams, serr := scraper.Scrape(gctx, urls[i])
-				if serr == nil {
-					vals, _ := metrics.Extract(fams, queries[i])
-					for k, v := range vals {
-						values[k] = v
-					}
+		sample := func(i int, n *Node) series.Sample {
+			values := map[string]float64{}
+			fams, serr := targets[i].Scrape(ctx, scrapeTimeout)
+			if serr == nil {
+				vals, _ := metrics.Extract(fams, queries[i])
+				for k, v := range vals {
+					values[k] = v
 				}
-				st, cerr := cost.read(gctx, n)
-				now := time.Now()
-				if cerr == nil {
-					values[FigCPUSeconds] = st.CPUSeconds
-					values[FigMemBytes] = st.MemoryBytes
-					values[FigMemRSS] = st.MemoryRSSBytes
-					values[FigPIDs] = st.PIDs
-					values[FigNetRx] = st.NetRxBytes
-					values[FigNetTx] = st.NetTxBytes
-					if !prevAt[i].IsZero() {
-						values[FigCPUCores] = (st.CPUSeconds - prevCPU[i]) / now.Sub(prevAt[i]).Seconds()
-					}
-					prevCPU[i], prevAt[i] = st.CPUSeconds, now
+			}
+			st, cerr := cost.read(ctx, n)
+			now := time.Now()
+			if cerr == nil {
+				values[FigCPUSeconds] = st.CPUSeconds
+				values[FigMemBytes] = st.MemoryBytes
+				values[FigMemRSS] = st.MemoryRSSBytes
+				values[FigPIDs] = st.PIDs
+				values[FigNetRx] = st.NetRxBytes
+				values[FigNetTx] = st.NetTxBytes
+				if !prevAt[i].IsZero() {
+					values[FigCPUCores] = (st.CPUSeconds - prevCPU[i]) / now.Sub(prevAt[i]).Seconds()
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				if serr != nil || cerr != nil {
-					rec.ScrapeErrors[n.Name]++
-					missedInARow[i]++
-					if missedInARow[i] == 3 {
-						rec.Unresponsive = append(rec.Unresponsive, fmt.Sprintf("%s missed 3 rounds in a row from round %d (last error: %v)", n.Name, round-2, errors.Join(serr, cerr)))
-					}
-				} else {
-					missedInARow[i] = 0
+				prevCPU[i], prevAt[i] = st.CPUSeconds, now
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if serr != nil || cerr != nil {
+				rec.ScrapeErrors[n.Name]++
+				missedInARow[i]++
+				if missedInARow[i] == 3 {
+					rec.Unresponsive = append(rec.Unresponsive, fmt.Sprintf("%s missed 3 rounds in a row from round %d (last error: %v)", n.Name, round-2, errors.Join(serr, cerr)))
 				}
-				rec.Samples = append(rec.Samples, series.Sample{Round: round, Elapsed: elapsed, Node: n.Name, Role: n.Role, Values: values})
-				return nil
+			} else {
+				missedInARow[i] = 0
+			}
+			return series.Sample{Round: round, Elapsed: elapsed, Node: n.Name, Role: n.Role, Values: values}
+		}
+		var wg sync.WaitGroup
+		perWorker := make([][]series.Sample, workers)
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(m.Nodes); i += workers {
+					perWorker[w] = append(perWorker[w], sample(i, m.Nodes[i]))
+				}
 			})
 		}
-		g.Wait()
+		wg.Wait()
+		for _, ss := range perWorker {
+			rec.Samples = append(rec.Samples, ss...)
+		}
 		if ctx.Err() != nil {
 			return rec, ctx.Err()
 		}

@@ -1,0 +1,132 @@
+package metrics
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+)
+
+// Target scrapes one endpoint over one connection it keeps open, speaking
+// just enough HTTP/1.1 (a GET, and http.ReadResponse for the answer) on the
+// caller's goroutine. It is what the sampler uses every interval: net/http's
+// client hands each request between the caller and the transport's read and
+// write goroutines, and measured against a node in a container here that cost
+// 306 µs of CPU per filtered scrape where this costs ~130 µs, most of it the
+// kernel's share of the round trip. A Target is not safe for concurrent use.
+type Target struct {
+	URL  string
+	addr string
+	req  []byte
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+// NewTarget prepares a Target for an http:// URL; it connects on first use.
+func NewTarget(rawURL string) (*Target, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", rawURL, err)
+	}
+	if u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("scrape %s: want an http://host:port/path URL", rawURL)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAccept: " + acceptHeader + "\r\nUser-Agent: meshtest\r\n\r\n"
+	return &Target{URL: rawURL, addr: addr, req: []byte(req)}, nil
+}
+
+// Scrape fetches and decodes the exposition within timeout (and ctx's
+// deadline). A kept connection the endpoint has closed in the meantime is
+// replaced once; any other failure drops the connection, so the next scrape
+// starts clean.
+func (t *Target) Scrape(ctx context.Context, timeout time.Duration) (Families, error) {
+	deadline := time.Now().Add(timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	reused := t.conn != nil
+	fams, err := t.scrape(ctx, deadline)
+	if err != nil && reused && isStale(err) {
+		fams, err = t.scrape(ctx, deadline)
+	}
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("scrape %s: %w", t.URL, err)
+	}
+	return fams, nil
+}
+
+// isStale tells a connection the endpoint closed while idle (worth one retry)
+// from a real failure.
+func isStale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
+}
+
+func (t *Target) scrape(ctx context.Context, deadline time.Time) (Families, error) {
+	if t.conn == nil {
+		d := net.Dialer{Deadline: deadline}
+		c, err := d.DialContext(ctx, "tcp", t.addr)
+		if err != nil {
+			return nil, err
+		}
+		t.conn, t.br = c, bufio.NewReaderSize(c, 32<<10)
+	}
+	if err := t.conn.SetDeadline(deadline); err != nil {
+		t.Close()
+		return nil, err
+	}
+	if _, err := t.conn.Write(t.req); err != nil {
+		t.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(t.br, nil)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		head, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		t.Close()
+		return nil, fmt.Errorf("status %s: %q", resp.Status, strings.TrimSpace(string(head)))
+	}
+	body := &limitedReader{r: resp.Body, n: MaxPayloadBytes}
+	format := expfmt.ResponseFormat(resp.Header)
+	fams, err := Decode(body, format)
+	if err == nil {
+		// The rest of the body must be read for the connection to be
+		// reused for the next request.
+		_, err = io.Copy(io.Discard, body)
+	}
+	switch {
+	case err != nil && body.exceeded:
+		err = fmt.Errorf("payload larger than %d bytes", MaxPayloadBytes)
+	case err != nil && format == expfmt.FmtUnknown:
+		err = fmt.Errorf("content type %q: %w", resp.Header.Get("Content-Type"), err)
+	}
+	if err != nil || resp.Close {
+		t.Close()
+	}
+	return fams, err
+}
+
+// Close drops the connection; the Target stays usable and reconnects.
+func (t *Target) Close() {
+	if t.conn != nil {
+		t.conn.Close()
+		t.conn, t.br = nil, nil
+	}
+}
