@@ -2,9 +2,9 @@ package experiments_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -135,40 +135,29 @@ func parseSweep(s string) ([]int, error) {
 	return slices.Compact(ns), nil
 }
 
-// sweepSummary is bench-star.json: every size's figures with their spread
-// over repeated runs, and the fitted model of the bootstrap's cost against n.
-type sweepSummary struct {
-	Schema        string                    `json:"schema"` // "meshtest/bench"
-	SchemaVersion int                       `json:"schema_version"`
-	Created       time.Time                 `json:"created"`
-	Config        meshtest.Config           `json:"config"`
-	Sizes         map[string]map[string]fig `json:"sizes"` // "peers=10" -> figure -> value
-	Fits          map[string]series.Line    `json:"fits"`  // "bootstrap_mem_bytes", "bootstrap_goroutines" against n
-}
-
-type fig struct {
-	Mean float64 `json:"mean"`
-	CV   float64 `json:"cv"` // coefficient of variation over the runs; 0 for one run
-	Runs int     `json:"runs"`
-}
-
 func writeSweep(b *testing.B, cfg meshtest.Config) {
 	sweepRuns.Lock()
 	defer sweepRuns.Unlock()
-	s := sweepSummary{Schema: "meshtest/bench", SchemaVersion: 1, Created: time.Now().UTC(), Config: cfg,
-		Sizes: map[string]map[string]fig{}, Fits: map[string]series.Line{}}
+	s := meshtest.NewSweepSummary("BenchmarkStar", cfg)
+	s.Sweep.Mode = "a fresh mesh per size"
+	if *grow {
+		s.Sweep.Mode = "one mesh grown through the sizes"
+	}
 	var xs, mem, gor []float64
 	for n, runs := range sweepRuns.byN {
-		figs := map[string]fig{}
-		for _, name := range []string{figBytesPerConn, figGoroutinesPerConn, figCPUPerConn, figPeerMem, figBringUp} {
+		figs := map[string]meshtest.Figure{}
+		for _, fu := range figureUnits {
 			var vs []float64
 			for _, r := range runs {
-				vs = append(vs, r[name])
+				vs = append(vs, r[fu.name])
 			}
 			sum := series.Summarize(vs)
-			figs[name] = fig{Mean: sum.Mean, CV: sum.CV(), Runs: sum.N}
+			figs[fu.name] = meshtest.Figure{Mean: sum.Mean, CV: sum.CV(), Runs: sum.N}
+			if fu.gated && sum.N > 1 {
+				s.Sweep.Noise = max(s.Sweep.Noise, sum.CV())
+			}
 		}
-		s.Sizes[fmt.Sprintf("peers=%d", n)] = figs
+		s.Sweep.Sizes[fmt.Sprintf("peers=%d", n)] = figs
 		for _, p := range sweepRuns.raw[n] {
 			xs, mem, gor = append(xs, float64(n)), append(mem, p.mem), append(gor, p.goroutines)
 		}
@@ -184,7 +173,7 @@ func writeSweep(b *testing.B, cfg meshtest.Config) {
 			b.Logf("fit %s against n: %v (a sweep needs two sizes)", f.name, err)
 			continue
 		}
-		s.Fits[f.name] = line
+		s.Sweep.Fits[f.name] = line
 		b.Logf("%s = %s", f.name, line)
 		c := chart.ScatterFit{Title: f.label + " against peers, star", XLabel: "peers (n)", YLabel: f.label, YUnit: f.unit,
 			PointsName: "runs", Fit: &chart.FitLine{Slope: line.Slope, Intercept: line.Intercept, R2: line.R2}}
@@ -200,8 +189,6 @@ func writeSweep(b *testing.B, cfg meshtest.Config) {
 			files[fmt.Sprintf("sweep-%s.%s", f.name, format)] = buf.Bytes()
 		}
 	}
-	data, _ := json.MarshalIndent(s, "", "  ")
-	files["bench-star.json"] = data
 	dirs := []string{b.ArtifactDir()}
 	if *results != "" {
 		dirs = append(dirs, filepath.Join(*results, "BenchmarkStar"))
@@ -212,6 +199,10 @@ func writeSweep(b *testing.B, cfg meshtest.Config) {
 			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 				b.Errorf("write %s: %v", name, err)
 			}
+		}
+		s.Charts = slices.Sorted(maps.Keys(files))
+		if err := s.Write(filepath.Join(dir, "summary.json")); err != nil {
+			b.Errorf("write summary.json: %v", err)
 		}
 	}
 	b.Logf("sweep fit and figures in %s", dirs[len(dirs)-1])

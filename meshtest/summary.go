@@ -54,8 +54,60 @@ type Summary struct {
 	Spread map[string]map[string]series.Summary `json:"spread"`
 	// OverTime holds, per role and figure, one point per round.
 	OverTime    map[string]map[string][]RoundPoint `json:"over_time"`
-	SamplesFile string                             `json:"samples_file"`
+	SamplesFile string                             `json:"samples_file,omitempty"`
 	Charts      []string                           `json:"charts"`
+
+	// Sweep is set in the summary of a benchmark sweep (BenchmarkStar):
+	// the headline figures at each size, and the model fitted over them.
+	Sweep *Sweep `json:"sweep,omitempty"`
+}
+
+// Sweep is what a benchmark sweep of n found.
+type Sweep struct {
+	// Sizes maps "peers=N" to each headline figure over the runs at that size.
+	Sizes map[string]map[string]Figure `json:"sizes"`
+	// Fits are cost against n over every run: "bootstrap_mem_bytes",
+	// "bootstrap_goroutines".
+	Fits map[string]series.Line `json:"fits"`
+	// Noise is the largest coefficient of variation of a gated figure
+	// over repeated runs at one size: how noisy the machine was.
+	Noise float64 `json:"noise"`
+	Mode  string  `json:"mode"` // "fresh mesh per size" or "one mesh grown"
+}
+
+// Figure is one headline figure over repeated runs.
+type Figure struct {
+	Mean float64 `json:"mean"`
+	CV   float64 `json:"cv"` // coefficient of variation; 0 for one run
+	Runs int     `json:"runs"`
+}
+
+// NewSweepSummary starts the summary of a benchmark sweep: the schema,
+// parameters and environment every summary carries.
+func NewSweepSummary(experiment string, cfg Config) *Summary {
+	s := &Summary{
+		Schema:        "meshtest/summary",
+		SchemaVersion: SummarySchemaVersion,
+		Experiment:    experiment,
+		Created:       time.Now().UTC(),
+		Config:        cfg.withDefaults(),
+		GitRevision:   gitRevision(),
+		Host:          hostInfo(),
+		Sweep:         &Sweep{Sizes: map[string]map[string]Figure{}, Fits: map[string]series.Line{}},
+	}
+	if e, err := newEngine(context.Background()); err == nil {
+		s.Docker = (&Mesh{e: e}).dockerInfo()
+	}
+	return s
+}
+
+// Write saves the summary as indented JSON.
+func (s *Summary) Write(path string) error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 // RoundPoint is a role's figure in one sampling round, across its nodes.
