@@ -9,7 +9,7 @@ GO       ?= go
 
 # The whole suite: unit tests and small meshes (<= 20 peers).
 test:
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 # The main job: a 100-peer star with its artifacts kept under ./results.
 star:

@@ -22,6 +22,7 @@ var (
 	bootSpec = flag.String("bootstrap-spec", "", "JSON node spec for the bootstrap only (default: -spec)")
 	topo     = flag.String("topology", "", "topology for TestTopology: star, line, ring, full, tree, random-regular, erdos-renyi, barabasi-albert, watts-strogatz or file:PATH, with NAME:key=value,... parameters (default barabasi-albert:m=2)")
 	seed     = flag.Uint64("seed", 1, "seed of the random topologies")
+	monitor  = flag.Bool("monitor", false, "deploy a Prometheus server (built from source) into the mesh; its snapshot goes into the artifacts")
 )
 
 // config is the mesh the flags describe, for the experiment called name.
@@ -33,6 +34,7 @@ func config(name string) (meshtest.Config, error) {
 		Keep:         *keep,
 		ResultsDir:   *results,
 		MeasureFloor: *floor,
+		Monitor:      *monitor,
 	}
 	if *specFile != "" {
 		s, err := meshtest.LoadSpec(*specFile)

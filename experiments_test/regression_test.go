@@ -52,7 +52,7 @@ func baselinePath(peers int) string {
 
 // runStarFigures runs a star with cfg and returns the figure set of every
 // run with the same key so far in this process.
-func runStarFigures(t *testing.T, key string, cfg meshtest.Config) *regress.Set {
+func runStarFigures(t *testing.T, key string, cfg meshtest.Config) (*regress.Set, *meshtest.Recording) {
 	mesh := meshtest.New(t, cfg)
 	rec := mesh.Record(t, *duration)
 	rec.WriteArtifacts(t)
@@ -79,7 +79,7 @@ func runStarFigures(t *testing.T, key string, cfg meshtest.Config) *regress.Set 
 		f.Gate = fu.gated
 		set.Figures = append(set.Figures, f)
 	}
-	return set
+	return set, rec
 }
 
 // TestRegression is the gate a maintainer runs on every change: the
@@ -94,7 +94,7 @@ func TestRegression(t *testing.T) {
 	require.Nil(t, cfg.Spec, "-spec: the baseline is the bundled node's")
 	meshtest.RequireDocker(t)
 
-	now := runStarFigures(t, "real", cfg)
+	now, rec := runStarFigures(t, "real", cfg)
 	path := baselinePath(cfg.Peers)
 	if *updateBaseline {
 		require.NoError(t, now.Write(path))
@@ -108,6 +108,7 @@ func TestRegression(t *testing.T) {
 	require.NoError(t, err)
 	report := regress.Compare(base, now, gate)
 	writeReport(t, report)
+	rec.Regression = report.Markdown()
 	if report.Failed() {
 		t.Errorf("regression against %s:\n%s", path, report.Text())
 	} else {
@@ -130,8 +131,9 @@ func TestGateCatchesCostlierNode(t *testing.T) {
 	require.NoError(t, err)
 
 	cfg.Env = map[string]string{"MESHNODE_EXTRA_BYTES_PER_CONN": fmt.Sprint(256 << 10)}
-	now := runStarFigures(t, "costlier", cfg)
+	now, rec := runStarFigures(t, "costlier", cfg)
 	report := regress.Compare(base, now, gate)
+	rec.Regression = report.Markdown()
 	t.Logf("the costlier node against the baseline:\n%s", report.Text())
 	require.True(t, report.Failed(), "the gate let a node with 256 KiB more per connection pass")
 	for _, row := range report.Rows {

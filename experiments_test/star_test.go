@@ -26,6 +26,9 @@ func TestStar(t *testing.T) {
 	mesh := meshtest.New(t, cfg)
 	rec := mesh.Record(t, *duration)
 	rec.WriteArtifacts(t)
+	if cfg.Monitor {
+		checkMonitor(t, mesh, rec)
+	}
 
 	n := float64(cfg.Peers)
 	boot, peer := rec.Role("bootstrap"), rec.Role("peer")

@@ -52,6 +52,9 @@ func (r *Recording) WriteArtifacts(t testing.TB) {
 		if err := writeFiles(dir, files); err != nil {
 			t.Errorf("meshtest: write artifacts to %s: %v", dir, err)
 		}
+		if err := r.Mesh.snapshotPrometheus(t.Context(), dir); err != nil {
+			t.Errorf("meshtest: Prometheus snapshot to %s: %v", dir, err)
+		}
 	}
 	// The summary is written again once the mesh is gone, with the teardown
 	// time, where the directory still exists then.
@@ -64,7 +67,10 @@ func (r *Recording) WriteArtifacts(t testing.TB) {
 			}
 		}
 	})
-	t.Logf("meshtest: artifacts (charts, samples.csv, summary.json) in %s", joinDirs(dirs))
+	// report.html is written when the test ends, so that it carries the
+	// verdict of the test's own assertions too.
+	t.Cleanup(func() { r.writeReport(t, dirs) })
+	t.Logf("meshtest: artifacts (report.html, charts, samples.csv, summary.json) in %s", joinDirs(dirs))
 }
 
 // artifactDirs are t.ArtifactDir() and, when set, the test's ResultsDir.

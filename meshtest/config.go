@@ -68,6 +68,14 @@ type Config struct {
 	// ports from internal networks.
 	PublishPorts bool `json:"publish_ports,omitempty"`
 
+	// Monitor deploys a real Prometheus server (built from source) into the
+	// mesh, scraping every node and the harness's container samples; its
+	// TSDB snapshot goes into the artifacts. Off: nothing of it is built.
+	Monitor bool `json:"monitor,omitempty"`
+	// Services are started on the mesh's network once it has converged:
+	// other tools (a collector, a log store) that are not nodes.
+	Services []*Spec `json:"services,omitempty"`
+
 	// MeasureFloor makes New first create and start Peers+1 plain containers
 	// straight through the Docker API, so bring-up is reported against the raw
 	// engine measured in the same run.

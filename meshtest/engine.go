@@ -211,3 +211,17 @@ func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
+
+// ContainerInspectIP returns a container's address on a network.
+func (e *engine) ContainerInspectIP(ctx context.Context, id, network string) (string, error) {
+	ins, err := e.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", err
+	}
+	if ins.Container.NetworkSettings != nil {
+		if ep := ins.Container.NetworkSettings.Networks[network]; ep != nil && ep.IPAddress.IsValid() {
+			return ep.IPAddress.String(), nil
+		}
+	}
+	return "", fmt.Errorf("no address on network %s", network)
+}

@@ -59,6 +59,12 @@ type Mesh struct {
 	Run     string // unique to this mesh; the value of every resource's LabelRun
 	Network string // Docker network name
 	Nodes   []*Node
+	// Services are the containers on the mesh's network that are not nodes
+	// (Config.Monitor's Prometheus, AddService).
+	Services []*Service
+	// Prometheus is the Prometheus server Config.Monitor starts, else nil.
+	Prometheus *Service
+
 	// Unverified names the groups whose spec gives no way to count
 	// connections: their part of the topology is not proven.
 	Unverified []string
@@ -73,9 +79,10 @@ type Mesh struct {
 	logf      func(string, ...any)
 	closeOnce sync.Once
 	closed    atomic.Bool
-	onClose   []func() // run after teardown, e.g. to add its time to the summary
-	test      string   // name of the test that started the mesh
-	base      *Spec    // the spec of peers outside groups
+	onClose   []func()  // run after teardown, e.g. to add its time to the summary
+	test      string    // name of the test that started the mesh
+	base      *Spec     // the spec of peers outside groups
+	exporter  *exporter // the harness's samples for Prometheus (Config.Monitor)
 }
 
 // New starts a bootstrap and cfg.Peers peers in a star on a fresh Docker
@@ -159,6 +166,16 @@ func start(ctx context.Context, test string, cfg Config, g topology.Graph, logf 
 	}
 	if err := m.converge(ctx); err != nil {
 		return m, err
+	}
+	if cfg.Monitor {
+		if err := m.startMonitor(ctx); err != nil {
+			return m, err
+		}
+	}
+	for _, spec := range cfg.Services {
+		if _, err := m.startService(ctx, spec); err != nil {
+			return m, err
+		}
 	}
 	return m, nil
 }
@@ -349,11 +366,16 @@ func (m *Mesh) learnAddresses(ctx context.Context) error {
 }
 
 func (m *Mesh) startNode(ctx context.Context, test string, i int, n *Node) error {
+	return m.runContainer(ctx, test, n, m.nodeData(i))
+}
+
+// runContainer creates and starts the container of a node or service, its
+// spec's templates filled with data.
+func (m *Mesh) runContainer(ctx context.Context, test string, n *Node, data NodeData) error {
 	labels := runLabels(m.Run, test)
 	labels[LabelNode] = n.Name
 	labels[LabelRole] = n.Role
 	labels[LabelGroup] = n.Group
-	data := m.nodeData(i)
 	spec := n.spec
 	env := map[string]string{}
 	for k, v := range spec.Env {
@@ -483,6 +505,10 @@ func (m *Mesh) close() {
 			m.logf("meshtest: -keep: mesh %s left running (%d nodes on network %s). Remove it with:\n"+
 				"  docker rm -f $(docker ps -aq --filter label=%s=%s) && docker network rm %s",
 				m.Run, len(m.Nodes), m.Network, LabelRun, m.Run, m.Network)
+			if m.Prometheus != nil {
+				m.logf("meshtest: Prometheus of the mesh: %s (API: %s/api/v1/query?query=...). Queries to start from:\n  %s",
+					m.Prometheus.URL, m.Prometheus.URL, strings.Join(exampleQueries, "\n  "))
+			}
 		} else {
 			begin := time.Now()
 			if err := m.e.removeRun(ctx, m.Run, 2*m.Config.Parallelism); err != nil {

@@ -64,6 +64,10 @@ type Recording struct {
 	// alive: 3 rounds in a row, more than a fifth of all rounds, or an exit.
 	Unresponsive []string
 
+	// Regression, when a test sets it (as Markdown, from regress.Report),
+	// is shown in report.html.
+	Regression string
+
 	charts []string // file names written by WriteArtifacts
 }
 
@@ -175,6 +179,9 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 			}
 			st, cerr := cost.read(ctx, n)
 			now := time.Now()
+			if cerr == nil && m.exporter != nil {
+				m.exporter.set(n, st)
+			}
 			if cerr == nil {
 				values[FigCPUSeconds] = st.CPUSeconds
 				values[FigMemBytes] = st.MemoryBytes
