@@ -133,6 +133,20 @@ func (c Config) validate() error {
 			}
 		}
 	}
+	for i, s := range c.Services {
+		if s == nil {
+			return fmt.Errorf("service %d is nil", i)
+		}
+		if !s.bundled {
+			sc := *s
+			if sc.Identity.From == "" {
+				sc.Identity.From = "assigned" // a service has no identity to learn
+			}
+			if err := sc.check(); err != nil {
+				return fmt.Errorf("service %d: %w", i, err)
+			}
+		}
+	}
 	if len(c.Groups) > 0 {
 		sum := 0
 		seen := map[string]bool{"bootstrap": true}

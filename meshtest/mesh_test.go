@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -243,6 +244,35 @@ func TestGrow(t *testing.T) {
 	ring, err := topology.Ring(6)
 	require.NoError(t, err)
 	assert.ErrorContains(t, m.grow(t.Context(), ring), "does not extend")
+
+	m.close()
+	assert.Empty(t, leftovers(t, e, m.Run))
+}
+
+// TestServices: an image that is not a node runs in the mesh from a spec,
+// with no identity and no part in convergence, labelled as a service of the
+// run and removed with it.
+func TestServices(t *testing.T) {
+	e := testEngine(t)
+	collector := BundledSpec()
+	collector.Name = "collector"
+	collector.Env = map[string]string{"MESHNODE_LISTEN_PORT": "4001"} // dials no one, has no assigned key
+	m, err := start(t.Context(), t.Name(), Config{Name: "services", Peers: 1, Services: []*Spec{collector}}, topology.Star(1), t.Logf)
+	if m != nil {
+		t.Cleanup(m.close)
+	}
+	require.NoError(t, err)
+	require.Len(t, m.Services, 1)
+	s := m.Services[0]
+	assert.Len(t, m.Nodes, 2, "a service is not a node")
+	ins, err := e.ContainerInspect(t.Context(), s.Container, client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "service", ins.Container.Config.Labels[LabelRole])
+	assert.Equal(t, m.Run, ins.Container.Config.Labels[LabelRun])
+	assert.Equal(t, []string{"ALL"}, ins.Container.HostConfig.CapDrop)
+	code, _, err := get(t.Context(), http.DefaultClient, s.URL+"/healthz")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, code, "the service is reachable at its URL")
 
 	m.close()
 	assert.Empty(t, leftovers(t, e, m.Run))

@@ -36,8 +36,10 @@ func (m *Mesh) startService(ctx context.Context, spec *Spec) (*Service, error) {
 	if spec.Identity.From == "" {
 		spec.Identity.From = "assigned" // no identity to learn
 	}
-	if err := spec.check(); err != nil {
-		return nil, fmt.Errorf("service: %w", err)
+	if !spec.bundled {
+		if err := spec.check(); err != nil {
+			return nil, fmt.Errorf("service: %w", err)
+		}
 	}
 	img, err := m.specImage(ctx, spec)
 	if err != nil {
