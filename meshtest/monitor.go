@@ -165,7 +165,25 @@ func (m *Mesh) startMonitor(ctx context.Context) error {
 		return err
 	}
 	m.Prometheus = s
-	m.logf("meshtest: Prometheus at %s (scraping %d nodes and the harness)", s.URL, len(m.Nodes))
+	// Prometheus applies discovered targets every few seconds and scrapes
+	// each at a jittered offset: wait until every node's target is up, so
+	// that Prometheus covers the whole sampling window, as the harness does.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		up, err := m.Query(ctx, `up{job=~"nodes-.*"} == 1`)
+		if err == nil && len(up) == len(m.Nodes) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("monitor: Prometheus at %s has %d of %d node targets up after a minute (last error: %v)", s.URL, len(up), len(m.Nodes), err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	m.logf("meshtest: Prometheus at %s scrapes all %d nodes and the harness", s.URL, len(m.Nodes))
 	return nil
 }
 
@@ -174,7 +192,7 @@ var exampleQueries = []string{
 	`up{job=~"nodes-.*"}`,
 	`go_goroutines{role="bootstrap"}`,
 	`avg by (role) (go_goroutines)`,
-	`meshtest_container_memory_bytes / on(node) group_left meshnode_connections`,
+	`meshtest_container_memory_bytes / on(node) group_left max by (node) (meshnode_connections)`,
 	`rate(meshtest_container_cpu_seconds[1m])`,
 }
 
