@@ -124,22 +124,38 @@ func (s *Scraper) Scrape(ctx context.Context, url string) (Families, error) {
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 		_ = resp.Body.Close()
 	}()
+	fams, err := decodeResponse(resp)
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	return fams, nil
+}
+
+// decodeResponse checks a scrape's status and decodes its body in the format
+// the endpoint answered with. It reads the body to its end (within
+// MaxPayloadBytes), which is what lets a kept connection serve the next
+// request. Errors for a status other than 200 carry the start of the body,
+// which is where endpoints say what went wrong.
+func decodeResponse(resp *http.Response) (Families, error) {
 	if resp.StatusCode != http.StatusOK {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-		return nil, fmt.Errorf("scrape %s: status %s: %q", url, resp.Status, strings.TrimSpace(string(head)))
+		return nil, fmt.Errorf("status %s: %q", resp.Status, strings.TrimSpace(string(head)))
 	}
 	body := &limitedReader{r: resp.Body, n: MaxPayloadBytes}
 	format := expfmt.ResponseFormat(resp.Header)
 	fams, err := Decode(body, format)
+	if err == nil {
+		_, err = io.Copy(io.Discard, body)
+	}
 	switch {
 	case err != nil && body.exceeded:
-		return nil, fmt.Errorf("scrape %s: payload larger than %d bytes", url, MaxPayloadBytes)
+		return nil, fmt.Errorf("payload larger than %d bytes", MaxPayloadBytes)
 	case err != nil && format == expfmt.FmtUnknown:
 		// Name what the endpoint did send: usually a web page or a
 		// proxy's error, not a metrics endpoint at all.
-		return nil, fmt.Errorf("scrape %s: content type %q: %w", url, resp.Header.Get("Content-Type"), err)
+		return nil, fmt.Errorf("content type %q: %w", resp.Header.Get("Content-Type"), err)
 	case err != nil:
-		return nil, fmt.Errorf("scrape %s: %w", url, err)
+		return nil, err
 	}
 	return fams, nil
 }

@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
 )
 
 // Target scrapes one endpoint over one connection it keeps open, speaking
@@ -98,25 +96,7 @@ func (t *Target) scrape(ctx context.Context, deadline time.Time) (Families, erro
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		head, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-		t.Close()
-		return nil, fmt.Errorf("status %s: %q", resp.Status, strings.TrimSpace(string(head)))
-	}
-	body := &limitedReader{r: resp.Body, n: MaxPayloadBytes}
-	format := expfmt.ResponseFormat(resp.Header)
-	fams, err := Decode(body, format)
-	if err == nil {
-		// The rest of the body must be read for the connection to be
-		// reused for the next request.
-		_, err = io.Copy(io.Discard, body)
-	}
-	switch {
-	case err != nil && body.exceeded:
-		err = fmt.Errorf("payload larger than %d bytes", MaxPayloadBytes)
-	case err != nil && format == expfmt.FmtUnknown:
-		err = fmt.Errorf("content type %q: %w", resp.Header.Get("Content-Type"), err)
-	}
+	fams, err := decodeResponse(resp)
 	if err != nil || resp.Close {
 		t.Close()
 	}
