@@ -105,8 +105,8 @@ func (m *Mesh) unconverged(ctx context.Context, httpc *http.Client, want [][]str
 		mu      sync.Mutex
 		pending []pendingNode
 	)
-	scraper := metrics.NewScraper(2 * time.Second)
-	defer scraper.Close()
+	// The poll's client, not a fresh transport (and connections) per round.
+	scraper := &metrics.Scraper{Client: httpc}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, n := range m.Nodes {

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -63,7 +62,6 @@ type exporter struct {
 	srv                         *http.Server
 	addr                        string // host:port as Prometheus reaches it
 	cpu, mem, rss, pids, rx, tx *prometheus.GaugeVec
-	mu                          sync.Mutex
 }
 
 func newExporter(gateway string) (*exporter, error) {

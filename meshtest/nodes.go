@@ -171,7 +171,8 @@ func (m *Mesh) nodeReady(ctx context.Context, httpc *http.Client, n *Node, logRe
 		}
 		return false, fmt.Sprintf("no log line matches ready pattern %q", s.Ready.LogPattern)
 	case s.Ready.Metric != nil:
-		fams, err := metrics.NewScraper(2*time.Second).Scrape(ctx, n.MetricsURL+cmp.Or(s.MetricsPath, "/metrics"))
+		// The readiness poll's client, not a fresh transport per poll.
+		fams, err := (&metrics.Scraper{Client: httpc}).Scrape(ctx, n.MetricsURL+cmp.Or(s.MetricsPath, "/metrics"))
 		if err != nil {
 			return false, err.Error()
 		}
