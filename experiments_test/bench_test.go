@@ -1,7 +1,6 @@
 package experiments_test
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"maps"
@@ -180,14 +179,11 @@ func writeSweep(b *testing.B, cfg meshtest.Config) {
 		for i := range xs {
 			c.Points = append(c.Points, chart.Point{X: xs[i], Y: f.ys[i]})
 		}
-		for _, format := range []chart.Format{chart.PNG, chart.SVG} {
-			var buf bytes.Buffer
-			if err := c.Render(&buf, format); err != nil {
-				b.Errorf("chart %s: %v", f.name, err)
-				continue
-			}
-			files[fmt.Sprintf("sweep-%s.%s", f.name, format)] = buf.Bytes()
+		rendered, err := chart.Files("sweep-"+f.name, c)
+		if err != nil {
+			b.Errorf("chart %s: %v", f.name, err)
 		}
+		maps.Copy(files, rendered)
 	}
 	dirs := []string{b.ArtifactDir()}
 	if *results != "" {

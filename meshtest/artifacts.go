@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -117,16 +118,19 @@ func (r *Recording) artifacts() (map[string][]byte, error) {
 	files["samples.csv"] = csv.Bytes()
 	prefix := fmt.Sprintf("%s-%d", r.Mesh.Config.Name, r.Mesh.Config.Peers)
 	var charts []string
+	r.svgs = map[string][]byte{}
 	for _, cf := range chartFigures {
-		for _, format := range []chart.Format{chart.PNG, chart.SVG} {
-			name := fmt.Sprintf("%s-%s.%s", prefix, cf.file, format)
-			var buf bytes.Buffer
-			if err := r.renderChart(&buf, cf, format); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				continue
-			}
-			files[name] = buf.Bytes()
+		base := fmt.Sprintf("%s-%s", prefix, cf.file)
+		rendered, err := chart.Files(base, r.timeChart(cf))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, name := range slices.Sorted(maps.Keys(rendered)) {
+			files[name] = rendered[name]
 			charts = append(charts, name)
+		}
+		if svg, ok := rendered[base+".svg"]; ok {
+			r.svgs[cf.title] = svg // report.html shows these, not a second rendering
 		}
 	}
 	r.charts = charts
@@ -179,9 +183,9 @@ func (m *Mesh) saveOnFailure(t testing.TB) {
 	})
 }
 
-// renderChart draws one figure over time: the bootstrap, and the peers'
-// mean and p95 across nodes in each round.
-func (r *Recording) renderChart(w io.Writer, cf chartFigure, format chart.Format) error {
+// timeChart is one figure over time: the bootstrap, and the peers' mean
+// and p95 across nodes in each round.
+func (r *Recording) timeChart(cf chartFigure) chart.TimeChart {
 	c := chart.TimeChart{
 		Title:  fmt.Sprintf("%s: %s, %d peers", cf.title, r.Mesh.Graph.Name, r.Mesh.Config.Peers),
 		YLabel: cf.yLabel,
@@ -203,5 +207,5 @@ func (r *Recording) renderChart(w io.Writer, cf chartFigure, format chart.Format
 				chart.Line{Name: role + " p95", X: x, Y: p95, Dashed: true})
 		}
 	}
-	return c.Render(w, format)
+	return c
 }

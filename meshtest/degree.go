@@ -1,8 +1,8 @@
 package meshtest
 
 import (
-	"bytes"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/meshtest/meshtest/meshtest/chart"
@@ -70,15 +70,11 @@ func (r *Recording) WriteDegreeArtifacts(t testing.TB) {
 		if fit.Err == nil {
 			c.Fit = &chart.FitLine{Slope: fit.Line.Slope, Intercept: fit.Line.Intercept, R2: fit.Line.R2}
 		}
-		for _, format := range []chart.Format{chart.PNG, chart.SVG} {
-			var buf bytes.Buffer
-			name := fmt.Sprintf("%s-degree-%s.%s", prefix, df.file, format)
-			if err := c.Render(&buf, format); err != nil {
-				t.Errorf("meshtest: %s: %v", name, err)
-				continue
-			}
-			files[name] = buf.Bytes()
+		rendered, err := chart.Files(fmt.Sprintf("%s-degree-%s", prefix, df.file), c)
+		if err != nil {
+			t.Errorf("meshtest: %v", err)
 		}
+		maps.Copy(files, rendered)
 	}
 	for _, dir := range r.artifactDirs(t) {
 		if err := writeFiles(dir, files); err != nil {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meshtest/meshtest/meshtest/chart"
 	"github.com/meshtest/meshtest/meshtest/report"
 )
 
@@ -118,9 +117,8 @@ func (r *Recording) reportData(test string, passed bool) report.Data {
 		d.Tables = append(d.Tables, tb)
 	}
 	for _, cf := range chartFigures {
-		var buf bytes.Buffer
-		if err := r.renderChart(&buf, cf, chart.SVG); err == nil {
-			d.Charts = append(d.Charts, report.Chart{Title: cf.title, SVG: buf.Bytes()})
+		if svg, ok := r.svgs[cf.title]; ok {
+			d.Charts = append(d.Charts, report.Chart{Title: cf.title, SVG: svg})
 		}
 	}
 	d.Regression = r.Regression

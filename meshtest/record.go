@@ -68,7 +68,8 @@ type Recording struct {
 	// is shown in report.html.
 	Regression string
 
-	charts []string // file names written by WriteArtifacts
+	charts []string          // file names written by WriteArtifacts
+	svgs   map[string][]byte // its SVG charts by title, for report.html
 }
 
 // HarnessCPUPercent is HarnessCPU as a percentage of one core over the window.

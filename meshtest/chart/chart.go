@@ -1,6 +1,8 @@
 package chart
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -359,3 +361,27 @@ func bounds(vs ...[]float64) (lo, hi float64) {
 var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func escapeXML(s string) string { return xmlEscaper.Replace(s) }
+
+// Renderer is a chart that draws itself in any Format: TimeChart and
+// ScatterFit.
+type Renderer interface {
+	Render(w io.Writer, format Format) error
+}
+
+// Files renders c in every format, keyed by file name: base + ".png" and
+// base + ".svg". It renders every format it can and returns the others'
+// errors joined.
+func Files(base string, c Renderer) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	var errs []error
+	for _, format := range []Format{PNG, SVG} {
+		var buf bytes.Buffer
+		name := base + "." + format.String()
+		if err := c.Render(&buf, format); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		files[name] = buf.Bytes()
+	}
+	return files, errors.Join(errs...)
+}

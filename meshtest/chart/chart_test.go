@@ -296,3 +296,17 @@ func TestArtifacts(t *testing.T) {
 		}
 	}
 }
+
+func TestFiles(t *testing.T) {
+	c := TimeChart{Title: "t", Lines: []Line{{Name: "a", X: []float64{0, 1}, Y: []float64{1, 2}}}}
+	files, err := Files("star-10-memory", c)
+	require.NoError(t, err)
+	require.Len(t, files, 2)
+	_, err = png.Decode(bytes.NewReader(files["star-10-memory.png"]))
+	assert.NoError(t, err, "the .png is a PNG")
+	assert.Contains(t, string(files["star-10-memory.svg"]), "<svg", "the .svg is an SVG")
+
+	_, err = Files("bad", TimeChart{Lines: []Line{{X: []float64{0}, Y: nil}}})
+	assert.ErrorContains(t, err, "bad.png")
+	assert.ErrorContains(t, err, "bad.svg")
+}
