@@ -144,14 +144,14 @@ func writeSweep(b *testing.B, cfg meshtest.Config) {
 	}
 	var xs, mem, gor []float64
 	for n, runs := range sweepRuns.byN {
-		figs := map[string]meshtest.Figure{}
+		figs := map[string]meshtest.SweepFigure{}
 		for _, fu := range figureUnits {
 			var vs []float64
 			for _, r := range runs {
 				vs = append(vs, r[fu.name])
 			}
-			sum := series.Summarize(vs)
-			figs[fu.name] = meshtest.Figure{Mean: sum.Mean, CV: sum.CV(), Runs: sum.N}
+			sum := series.Describe(vs)
+			figs[fu.name] = meshtest.SweepFigure{Mean: sum.Mean, CV: sum.CV(), Runs: sum.N}
 			if fu.gated && sum.N > 1 {
 				s.Sweep.Noise = max(s.Sweep.Noise, sum.CV())
 			}

@@ -36,7 +36,7 @@ func checkMonitor(t *testing.T, mesh *meshtest.Mesh, rec *meshtest.Recording) {
 		require.NoError(t, err)
 		prom, ok := got["bootstrap"]
 		require.True(t, ok, "Prometheus has %s of the bootstrap", c.family)
-		sum := rec.Role("bootstrap").Summary(c.figure)
+		sum := rec.Role("bootstrap").Stats(c.figure)
 		tol := math.Max(3*sum.Stddev/math.Sqrt(float64(sum.N)), 0.02*sum.Mean)
 		assert.InDelta(t, sum.Mean, prom, tol, "bootstrap %s: harness %.0f, Prometheus %.0f", c.figure, sum.Mean, prom)
 	}

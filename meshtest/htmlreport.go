@@ -108,7 +108,7 @@ func (r *Recording) reportData(test string, passed bool) report.Data {
 	for _, role := range r.Roles() {
 		tb := report.Table{Caption: role, Columns: []string{"figure", "N", "mean", "min", "p50", "p95", "max"}}
 		for _, f := range figs {
-			sum := r.Role(role).Summary(f)
+			sum := r.Role(role).Stats(f)
 			if sum.N == 0 {
 				continue
 			}

@@ -40,7 +40,7 @@ const (
 // judge them. Its embedded series.Recording answers the questions tests ask
 // (rec.Role("bootstrap").Mean("goroutines")).
 type Recording struct {
-	*series.Recording
+	*series.Table
 	Mesh       *Mesh
 	Started    time.Time
 	Duration   time.Duration
@@ -148,7 +148,7 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 	scrapeTimeout := interval * 9 / 10
 
 	rec := &Recording{
-		Recording:    &series.Recording{Interval: interval},
+		Table:    &series.Table{Interval: interval},
 		Mesh:         m,
 		CostSource:   cost.kind(),
 		ScrapeErrors: map[string]int{},

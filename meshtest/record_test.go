@@ -23,7 +23,7 @@ func TestDriftIgnoresGapsButNotWrongCounts(t *testing.T) {
 		}
 		return series.Sample{Round: round, Node: node, Values: v}
 	}
-	rec := &Recording{Mesh: m, Recording: &series.Recording{Samples: []series.Sample{
+	rec := &Recording{Mesh: m, Table: &series.Table{Samples: []series.Sample{
 		sample(0, "bootstrap", 2), sample(0, "peer-001", 1), sample(0, "peer-002", 1),
 		sample(1, "bootstrap", 1), sample(1, "peer-001", 1), sample(1, "peer-002", math.NaN()),
 	}}}

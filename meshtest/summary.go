@@ -48,10 +48,10 @@ type Summary struct {
 	} `json:"convergence"`
 	// Roles holds, per role and figure, the summary over every sample of the
 	// role's nodes in the window.
-	Roles map[string]map[string]series.Summary `json:"roles"`
+	Roles map[string]map[string]series.Stats `json:"roles"`
 	// Spread holds, per role and figure, the summary of the per-node time
 	// means: how alike the role's nodes are.
-	Spread map[string]map[string]series.Summary `json:"spread"`
+	Spread map[string]map[string]series.Stats `json:"spread"`
 	// OverTime holds, per role and figure, one point per round.
 	OverTime    map[string]map[string][]RoundPoint `json:"over_time"`
 	SamplesFile string                             `json:"samples_file,omitempty"`
@@ -65,7 +65,7 @@ type Summary struct {
 // Sweep is what a benchmark sweep of n found.
 type Sweep struct {
 	// Sizes maps "peers=N" to each headline figure over the runs at that size.
-	Sizes map[string]map[string]Figure `json:"sizes"`
+	Sizes map[string]map[string]SweepFigure `json:"sizes"`
 	// Fits are cost against n over every run: "bootstrap_mem_bytes",
 	// "bootstrap_goroutines".
 	Fits map[string]series.Line `json:"fits"`
@@ -75,8 +75,8 @@ type Sweep struct {
 	Mode  string  `json:"mode"` // "fresh mesh per size" or "one mesh grown"
 }
 
-// Figure is one headline figure over repeated runs.
-type Figure struct {
+// SweepFigure is one headline figure over repeated runs.
+type SweepFigure struct {
 	Mean float64 `json:"mean"`
 	CV   float64 `json:"cv"` // coefficient of variation; 0 for one run
 	Runs int     `json:"runs"`
@@ -93,7 +93,7 @@ func NewSweepSummary(experiment string, cfg Config) *Summary {
 		Config:        cfg.withDefaults(),
 		GitRevision:   gitRevision(),
 		Host:          hostInfo(),
-		Sweep:         &Sweep{Sizes: map[string]map[string]Figure{}, Fits: map[string]series.Line{}},
+		Sweep:         &Sweep{Sizes: map[string]map[string]SweepFigure{}, Fits: map[string]series.Line{}},
 	}
 	if e, err := newEngine(context.Background()); err == nil {
 		s.Docker = (&Mesh{e: e}).dockerInfo()
@@ -211,12 +211,12 @@ func (r *Recording) Summary() *Summary {
 	s.Convergence.Proven = m.Converge > 0
 	s.Convergence.Unverified = m.Unverified
 	s.Convergence.DriftSamples = len(r.Drift)
-	s.Roles, s.Spread, s.OverTime = map[string]map[string]series.Summary{}, map[string]map[string]series.Summary{}, map[string]map[string][]RoundPoint{}
+	s.Roles, s.Spread, s.OverTime = map[string]map[string]series.Stats{}, map[string]map[string]series.Stats{}, map[string]map[string][]RoundPoint{}
 	for _, role := range r.Roles() {
 		rs := r.Role(role)
-		s.Roles[role], s.Spread[role], s.OverTime[role] = map[string]series.Summary{}, map[string]series.Summary{}, map[string][]RoundPoint{}
+		s.Roles[role], s.Spread[role], s.OverTime[role] = map[string]series.Stats{}, map[string]series.Stats{}, map[string][]RoundPoint{}
 		for _, fig := range r.Figures() {
-			s.Roles[role][fig] = rs.Summary(fig)
+			s.Roles[role][fig] = rs.Stats(fig)
 			s.Spread[role][fig] = rs.Spread(fig)
 			for _, p := range r.RoleOverTime(role, fig) {
 				s.OverTime[role][fig] = append(s.OverTime[role][fig], RoundPoint{

@@ -12,11 +12,11 @@ import (
 
 // lineOf turns a role's per-round summaries into a chart line, with pick
 // choosing the statistic (mean, p95, …).
-func lineOf(name string, points []series.Point, pick func(series.Summary) float64) chart.Line {
+func lineOf(name string, points []series.Point, pick func(series.Stats) float64) chart.Line {
 	l := chart.Line{Name: name}
 	for _, p := range points {
 		l.X = append(l.X, p.Elapsed.Seconds())
-		l.Y = append(l.Y, pick(p.Summary))
+		l.Y = append(l.Y, pick(p.Stats))
 	}
 	return l
 }
@@ -29,7 +29,7 @@ func dashed(l chart.Line) chart.Line {
 // A memory chart of a star: the bootstrap against the mean and p95 of its
 // peers, written as PNG and SVG.
 func ExampleTimeChart() {
-	rec := &series.Recording{Interval: time.Second}
+	rec := &series.Table{Interval: time.Second}
 	for round := range 60 {
 		at := time.Duration(round) * time.Second
 		rec.Samples = append(rec.Samples,
@@ -41,8 +41,8 @@ func ExampleTimeChart() {
 				Values: map[string]float64{"mem_bytes": 8.7e6}},
 		)
 	}
-	mean := func(s series.Summary) float64 { return s.Mean }
-	p95 := func(s series.Summary) float64 { return s.P95 }
+	mean := func(s series.Stats) float64 { return s.Mean }
+	p95 := func(s series.Stats) float64 { return s.P95 }
 	peers := rec.RoleOverTime("peer", "mem_bytes")
 	c := chart.TimeChart{
 		Title:  "star-2: memory per node",

@@ -31,7 +31,7 @@ type Figure struct {
 // FromRuns returns the figure name measured once per run in values: their
 // mean, their coefficient of variation (sample stddev / |mean|, 0 for a
 // single run) and their count. NaN values are skipped, as in
-// [series.Summarize], because a run that failed to produce the figure
+// [series.Describe], because a run that failed to produce the figure
 // is not a measurement of zero; with no values left, Value is NaN and
 // [Set.Write] refuses the figure.
 //
@@ -42,7 +42,7 @@ type Figure struct {
 //	up := regress.FromRuns("bring_up_s", bringUps, "s")
 //	up.Gate = false // Docker's start time on this machine, not the node's cost
 func FromRuns(name string, values []float64, unit string) Figure {
-	s := series.Summarize(values)
+	s := series.Describe(values)
 	f := Figure{Name: name, Unit: unit, Value: s.Mean, CV: s.CV(), N: s.N, HigherIsWorse: true, Gate: true}
 	if s.N == 0 {
 		f.Value = math.NaN()

@@ -42,16 +42,16 @@ type Set struct {
 	Figures []Figure `json:"figures"`
 }
 
-// SchemaError is a file that is not a baseline this package can read: another
+// BaselineFormatError is a file that is not a baseline this package can read: another
 // kind of meshtest file, or a baseline of another layout version.
-type SchemaError struct {
+type BaselineFormatError struct {
 	Path    string
 	Schema  string // as found in the file
 	Version int    // as found in the file
 }
 
 // Error says what was found, what is supported and how to refresh the file.
-func (e *SchemaError) Error() string {
+func (e *BaselineFormatError) Error() string {
 	found := fmt.Sprintf("schema %q version %d", e.Schema, e.Version)
 	if e.Schema != SchemaName {
 		return fmt.Sprintf("read baseline %s: found %s, want %q version %d: not a baseline file; run \"make baseline\" to record one",
@@ -66,7 +66,7 @@ func (e *SchemaError) Error() string {
 }
 
 // Read reads the baseline at path. A missing file is [ErrNoBaseline]; a file
-// of another schema or version is a [*SchemaError] whose message says how to
+// of another schema or version is a [*BaselineFormatError] whose message says how to
 // refresh it.
 func Read(path string) (*Set, error) {
 	data, err := os.ReadFile(path)
@@ -87,7 +87,7 @@ func Read(path string) (*Set, error) {
 		return nil, fmt.Errorf("read baseline %s: %w", path, err)
 	}
 	if head.Schema != SchemaName || head.SchemaVersion != SchemaVersion {
-		return nil, &SchemaError{Path: path, Schema: head.Schema, Version: head.SchemaVersion}
+		return nil, &BaselineFormatError{Path: path, Schema: head.Schema, Version: head.SchemaVersion}
 	}
 	var s Set
 	if err := json.Unmarshal(data, &s); err != nil {

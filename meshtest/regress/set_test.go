@@ -106,7 +106,7 @@ func TestReadRejectsSchema(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Read(tt.path)
-			var se *SchemaError
+			var se *BaselineFormatError
 			require.ErrorAs(t, err, &se)
 			assert.Equal(t, tt.version, se.Version)
 			for _, w := range tt.want {

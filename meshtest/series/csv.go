@@ -25,7 +25,7 @@ var csvFixed = []string{"round", "elapsed_s", "node", "role"}
 // cell. Rows are ordered by round, then node in natural order. Elapsed time
 // is in seconds, and values are written in full precision, so [ReadCSV]
 // gives back the same samples. Interval is not written.
-func (r *Recording) WriteCSV(w io.Writer) error {
+func (r *Table) WriteCSV(w io.Writer) error {
 	figures := r.Figures()
 	cw := csv.NewWriter(w)
 	if err := cw.Write(append(append([]string(nil), csvFixed...), figures...)); err != nil {
@@ -54,10 +54,10 @@ func (r *Recording) WriteCSV(w io.Writer) error {
 	return nil
 }
 
-// ReadCSV reads samples written by [Recording.WriteCSV]. Empty cells become
+// ReadCSV reads samples written by [Table.WriteCSV]. Empty cells become
 // absent values. The returned Recording's Interval is zero, since the CSV
 // does not hold it.
-func ReadCSV(rd io.Reader) (*Recording, error) {
+func ReadCSV(rd io.Reader) (*Table, error) {
 	cr := csv.NewReader(rd)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
@@ -84,7 +84,7 @@ func ReadCSV(rd io.Reader) (*Recording, error) {
 		seen[f] = true
 	}
 
-	rec := &Recording{}
+	rec := &Table{}
 	for {
 		row, err := cr.Read()
 		if errors.Is(err, io.EOF) {

@@ -49,11 +49,11 @@ func TestWriteCSVSortsRows(t *testing.T) {
 func TestCSVRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
-		rec  *Recording
+		rec  *Table
 	}{
 		{"star with missing values", star()},
-		{"empty", &Recording{}},
-		{"awkward names and values", &Recording{Samples: []Sample{
+		{"empty", &Table{}},
+		{"awkward names and values", &Table{Samples: []Sample{
 			{Round: 0, Elapsed: 1234567891 * time.Nanosecond, Node: `relay "eu", 1`, Role: "relay,eu",
 				Values: map[string]float64{"mem_bytes": 36e6 + 0.5, "cpu, cores": 1e-9, "neg": -2.75}},
 			{Round: 7, Elapsed: 7*time.Hour + 1, Node: "peer-1", Role: "peer",
@@ -68,7 +68,7 @@ func TestCSVRoundTrip(t *testing.T) {
 			got, err := ReadCSV(&buf)
 			require.NoError(t, err)
 			// The CSV does not carry the interval.
-			want := &Recording{Samples: tt.rec.Samples}
+			want := &Table{Samples: tt.rec.Samples}
 			assert.Equal(t, want.Samples, got.Samples)
 			assert.Zero(t, got.Interval)
 		})
@@ -76,7 +76,7 @@ func TestCSVRoundTrip(t *testing.T) {
 }
 
 func TestCSVNaN(t *testing.T) {
-	r := &Recording{Samples: []Sample{{Node: "a", Role: "peer", Values: map[string]float64{"x": math.NaN()}}}}
+	r := &Table{Samples: []Sample{{Node: "a", Role: "peer", Values: map[string]float64{"x": math.NaN()}}}}
 	var buf bytes.Buffer
 	require.NoError(t, r.WriteCSV(&buf))
 	assert.Equal(t, "round,elapsed_s,node,role,x\n0,0,a,peer,NaN\n", buf.String())

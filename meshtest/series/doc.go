@@ -1,15 +1,15 @@
 // Package series holds what a mesh experiment observed and what it adds up to.
 //
-// A [Recording] is a flat list of [Sample]s: one node observed once, in one
+// A [Table] is a flat list of [Sample]s: one node observed once, in one
 // sampling round, with the figures scraped from it ("mem_bytes",
 // "goroutines", "connections", …). Everything else is derived from that list
 // on demand, so the list stays the single source of truth that is written to
 // samples.csv and read back for later analysis:
 //
-//   - [Recording.Role] gives the single numbers a test asserts on
+//   - [Table.Role] gives the single numbers a test asserts on
 //     (boot.Mean("goroutines"), peer.Spread("mem_bytes").P95, …);
-//   - [Recording.RoleOverTime] gives the per-round summaries a chart draws;
-//   - [Recording.Check] proves an invariant held in every sample, such as
+//   - [Table.RoleOverTime] gives the per-round summaries a chart draws;
+//   - [Table.Check] proves an invariant held in every sample, such as
 //     the bootstrap holding exactly n connections;
 //   - [Fit] fits cost against n or degree across the runs of a sweep.
 //

@@ -11,7 +11,7 @@ import (
 // A star of a bootstrap and two peers, sampled twice: the numbers a test
 // asserts on, and the proof that the star held.
 func Example() {
-	rec := &series.Recording{Interval: time.Second}
+	rec := &series.Table{Interval: time.Second}
 	for round := range 2 {
 		at := time.Duration(round) * time.Second
 		rec.Samples = append(rec.Samples,

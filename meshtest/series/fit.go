@@ -11,10 +11,10 @@ import (
 // then the cost of one more connection and Intercept the cost of an idle
 // node.
 type Line struct {
-	Slope     float64
-	Intercept float64
-	R2        float64 // coefficient of determination, 1 for a perfect fit
-	N         int     // number of points fitted
+	Slope     float64 `json:"slope"`
+	Intercept float64 `json:"intercept"`
+	R2        float64 `json:"r2"` // coefficient of determination, 1 for a perfect fit
+	N         int     `json:"n"`  // number of points fitted
 }
 
 // At returns the value the line predicts at x.

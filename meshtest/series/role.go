@@ -19,7 +19,7 @@ type RoleStats struct {
 
 // Role returns the statistics of the nodes of role. A role that does not
 // occur gives a RoleStats with no samples.
-func (r *Recording) Role(role string) RoleStats {
+func (r *Table) Role(role string) RoleStats {
 	rs := RoleStats{Name: role}
 	for _, s := range r.Samples {
 		if s.Role == role {
@@ -49,26 +49,26 @@ func (rs RoleStats) values(figure string) []float64 {
 	return xs
 }
 
-// Summary returns the summary of figure over every sample of the role: all
+// Stats returns the summary of figure over every sample of the role: all
 // nodes, all rounds.
-func (rs RoleStats) Summary(figure string) Summary { return Summarize(rs.values(figure)) }
+func (rs RoleStats) Stats(figure string) Stats { return Describe(rs.values(figure)) }
 
 // Mean returns the mean of figure over every sample of the role (all nodes,
 // all rounds), or NaN if there is none.
 func (rs RoleStats) Mean(figure string) float64 {
-	return orNaN(rs.Summary(figure), func(s Summary) float64 { return s.Mean })
+	return orNaN(rs.Stats(figure), func(s Stats) float64 { return s.Mean })
 }
 
 // Min returns the smallest value of figure in any sample of the role, or NaN
 // if there is none.
 func (rs RoleStats) Min(figure string) float64 {
-	return orNaN(rs.Summary(figure), func(s Summary) float64 { return s.Min })
+	return orNaN(rs.Stats(figure), func(s Stats) float64 { return s.Min })
 }
 
 // Max returns the largest value of figure in any sample of the role, or NaN
 // if there is none.
 func (rs RoleStats) Max(figure string) float64 {
-	return orNaN(rs.Summary(figure), func(s Summary) float64 { return s.Max })
+	return orNaN(rs.Stats(figure), func(s Stats) float64 { return s.Max })
 }
 
 // NodeMeans returns each node's mean of figure over time. Nodes that never
@@ -82,7 +82,7 @@ func (rs RoleStats) NodeMeans(figure string) map[string]float64 {
 	}
 	means := make(map[string]float64, len(perNode))
 	for node, xs := range perNode {
-		means[node] = Summarize(xs).Mean
+		means[node] = Describe(xs).Mean
 	}
 	return means
 }
@@ -91,13 +91,13 @@ func (rs RoleStats) NodeMeans(figure string) map[string]float64 {
 // the nodes of the role are, with the noise of single rounds averaged out.
 // Spread("mem_bytes").P95 / .P50 near 1 (or a small CV) says no peer carries
 // much more than the typical one.
-func (rs RoleStats) Spread(figure string) Summary {
+func (rs RoleStats) Spread(figure string) Stats {
 	means := rs.NodeMeans(figure)
 	xs := make([]float64, 0, len(means))
 	for _, m := range means {
 		xs = append(xs, m)
 	}
-	return Summarize(xs)
+	return Describe(xs)
 }
 
 // Last returns the mean of figure across the role's nodes in the last round
@@ -120,7 +120,7 @@ func (rs RoleStats) Last(figure string) float64 {
 	if len(xs) == 0 {
 		return math.NaN()
 	}
-	return Summarize(xs).Mean
+	return Describe(xs).Mean
 }
 
 // Rounds returns the number of distinct rounds in which the role was
@@ -134,7 +134,7 @@ func (rs RoleStats) Rounds() int {
 	return len(slices.Compact(rounds))
 }
 
-func orNaN(s Summary, field func(Summary) float64) float64 {
+func orNaN(s Stats, field func(Stats) float64) float64 {
 	if s.N == 0 {
 		return math.NaN()
 	}

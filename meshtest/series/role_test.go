@@ -69,5 +69,5 @@ func TestRoleStatsMissingIsNaN(t *testing.T) {
 		})
 	}
 	assert.Empty(t, r.Role("relay").NodeMeans("mem_bytes"))
-	assert.Equal(t, Summary{}, r.Role("relay").Spread("mem_bytes"))
+	assert.Equal(t, Stats{}, r.Role("relay").Spread("mem_bytes"))
 }

@@ -20,14 +20,14 @@ type Sample struct {
 	Values map[string]float64
 }
 
-// Recording is every sample taken during an experiment.
-type Recording struct {
+// Table is every sample taken during an experiment.
+type Table struct {
 	Samples  []Sample
 	Interval time.Duration // time between the starts of two rounds
 }
 
 // Roles returns the roles that occur in r, sorted.
-func (r *Recording) Roles() []string {
+func (r *Table) Roles() []string {
 	seen := map[string]bool{}
 	for _, s := range r.Samples {
 		seen[s.Role] = true
@@ -37,7 +37,7 @@ func (r *Recording) Roles() []string {
 
 // Nodes returns the nodes of role, in natural order ("peer-2" before
 // "peer-10") so that tables and legends read the way nodes were numbered.
-func (r *Recording) Nodes(role string) []string {
+func (r *Table) Nodes(role string) []string {
 	seen := map[string]bool{}
 	for _, s := range r.Samples {
 		if s.Role == role {
@@ -48,7 +48,7 @@ func (r *Recording) Nodes(role string) []string {
 }
 
 // Figures returns the figure names that occur in any sample, sorted.
-func (r *Recording) Figures() []string {
+func (r *Table) Figures() []string {
 	seen := map[string]bool{}
 	for _, s := range r.Samples {
 		for f := range s.Values {
@@ -63,7 +63,7 @@ func (r *Recording) Figures() []string {
 type Point struct {
 	Round   int
 	Elapsed time.Duration // start of the round
-	Summary               // across the nodes of the role; N is the number of nodes that reported
+	Stats                 // across the nodes of the role; N is the number of nodes that reported
 }
 
 // RoleOverTime returns, for every round in which a node of role reported
@@ -71,7 +71,7 @@ type Point struct {
 // For a role of one node (the bootstrap) Mean, P50 and Max are that node's
 // value. Rounds in which no node of the role reported are left out rather
 // than drawn as zero.
-func (r *Recording) RoleOverTime(role, figure string) []Point {
+func (r *Table) RoleOverTime(role, figure string) []Point {
 	type round struct {
 		elapsed time.Duration
 		values  []float64
@@ -97,7 +97,7 @@ func (r *Recording) RoleOverTime(role, figure string) []Point {
 
 	points := make([]Point, 0, len(rounds))
 	for n, rd := range rounds {
-		points = append(points, Point{Round: n, Elapsed: rd.elapsed, Summary: Summarize(rd.values)})
+		points = append(points, Point{Round: n, Elapsed: rd.elapsed, Stats: Describe(rd.values)})
 	}
 	slices.SortFunc(points, func(a, b Point) int { return cmp.Compare(a.Round, b.Round) })
 	return points
@@ -135,7 +135,7 @@ func (v Violation) String() string {
 // counts. A sample that lacks the figure is a violation (a node that stopped
 // answering has not kept its connections). want may return NaN to leave a
 // node unchecked.
-func (r *Recording) Check(figure string, want func(node, role string) float64) []Violation {
+func (r *Table) Check(figure string, want func(node, role string) float64) []Violation {
 	var vs []Violation
 	for _, s := range r.Samples {
 		w := want(s.Node, s.Role)
@@ -161,7 +161,7 @@ func (r *Recording) Check(figure string, want func(node, role string) float64) [
 
 // sortedSamples returns the samples ordered by round, then node, without
 // reordering r.Samples.
-func (r *Recording) sortedSamples() []Sample {
+func (r *Table) sortedSamples() []Sample {
 	ss := slices.Clone(r.Samples)
 	slices.SortStableFunc(ss, func(a, b Sample) int {
 		return cmp.Or(cmp.Compare(a.Round, b.Round), compareNatural(a.Node, b.Node))

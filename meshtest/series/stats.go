@@ -5,23 +5,23 @@ import (
 	"slices"
 )
 
-// Summary describes a set of values. The zero Summary (N == 0) describes an
+// Stats describes a set of values. The zero Stats (N == 0) describes an
 // empty set: every field is zero rather than NaN, so it can be printed and
 // encoded as JSON; check N before trusting the other fields.
-type Summary struct {
-	N      int     // number of values summarized (NaN values are not counted)
-	Mean   float64 // arithmetic mean
-	Min    float64
-	P50    float64 // median
-	P95    float64
-	Max    float64
-	Stddev float64 // sample standard deviation (divides by N-1); 0 when N < 2
+type Stats struct {
+	N      int     `json:"n"`    // number of values summarized (NaN values are not counted)
+	Mean   float64 `json:"mean"` // arithmetic mean
+	Min    float64 `json:"min"`
+	P50    float64 `json:"p50"` // median
+	P95    float64 `json:"p95"`
+	Max    float64 `json:"max"`
+	Stddev float64 `json:"stddev"` // sample standard deviation (divides by N-1); 0 when N < 2
 }
 
-// Summarize returns the summary of xs. NaN values are skipped, because a
+// Describe returns the summary of xs. NaN values are skipped, because a
 // figure a node failed to report is recorded as NaN rather than as a
 // made-up number. Percentiles use [Percentile]. xs is not modified.
-func Summarize(xs []float64) Summary {
+func Describe(xs []float64) Stats {
 	sorted := make([]float64, 0, len(xs))
 	for _, x := range xs {
 		if !math.IsNaN(x) {
@@ -29,7 +29,7 @@ func Summarize(xs []float64) Summary {
 		}
 	}
 	if len(sorted) == 0 {
-		return Summary{}
+		return Stats{}
 	}
 	slices.Sort(sorted)
 
@@ -49,7 +49,7 @@ func Summarize(xs []float64) Summary {
 		stddev = math.Sqrt(ss / (n - 1))
 	}
 
-	return Summary{
+	return Stats{
 		N:      len(sorted),
 		Mean:   mean,
 		Min:    sorted[0],
@@ -65,7 +65,7 @@ func Summarize(xs []float64) Summary {
 // peers' goroutines can be held to the same bound. It is 0 when all values
 // are equal (including an empty summary) and +Inf when the mean is 0 but
 // the values are not all equal.
-func (s Summary) CV() float64 {
+func (s Stats) CV() float64 {
 	if s.Stddev == 0 {
 		return 0
 	}

@@ -14,10 +14,10 @@ import (
 // in round 2, peer-10 does not report memory in round 1, and only the
 // bootstrap reports cpu_cores. Peers are named so that byte order and
 // natural order differ.
-func star() *Recording {
+func star() *Table {
 	type v = map[string]float64
 	const ms = time.Millisecond
-	return &Recording{Interval: time.Second, Samples: []Sample{
+	return &Table{Interval: time.Second, Samples: []Sample{
 		{0, 0, "bootstrap", "bootstrap", v{"connections": 3, "mem_bytes": 100, "cpu_cores": 0.125}},
 		{0, 0, "peer-1", "peer", v{"connections": 1, "mem_bytes": 10}},
 		{0, 0, "peer-2", "peer", v{"connections": 1, "mem_bytes": 20}},
@@ -33,14 +33,14 @@ func star() *Recording {
 	}}
 }
 
-func TestRecordingNames(t *testing.T) {
+func TestTableNames(t *testing.T) {
 	r := star()
 	assert.Equal(t, []string{"bootstrap", "peer"}, r.Roles())
 	assert.Equal(t, []string{"peer-1", "peer-2", "peer-10"}, r.Nodes("peer"))
 	assert.Equal(t, []string{"bootstrap"}, r.Nodes("bootstrap"))
 	assert.Empty(t, r.Nodes("relay"))
 	assert.Equal(t, []string{"connections", "cpu_cores", "mem_bytes"}, r.Figures())
-	assert.Empty(t, (&Recording{}).Roles())
+	assert.Empty(t, (&Table{}).Roles())
 }
 
 func TestCompareNatural(t *testing.T) {
@@ -72,9 +72,9 @@ func TestRoleOverTime(t *testing.T) {
 		{
 			name: "bootstrap is its own summary", role: "bootstrap", figure: "mem_bytes",
 			want: []Point{
-				{0, 0, Summary{N: 1, Mean: 100, Min: 100, P50: 100, P95: 100, Max: 100}},
-				{1, round1, Summary{N: 1, Mean: 110, Min: 110, P50: 110, P95: 110, Max: 110}},
-				{2, 2 * time.Second, Summary{N: 1, Mean: 120, Min: 120, P50: 120, P95: 120, Max: 120}},
+				{0, 0, Stats{N: 1, Mean: 100, Min: 100, P50: 100, P95: 100, Max: 100}},
+				{1, round1, Stats{N: 1, Mean: 110, Min: 110, P50: 110, P95: 110, Max: 110}},
+				{2, 2 * time.Second, Stats{N: 1, Mean: 120, Min: 120, P50: 120, P95: 120, Max: 120}},
 			},
 		},
 		{
@@ -83,9 +83,9 @@ func TestRoleOverTime(t *testing.T) {
 			// mean 74/3 (deviations -32/3 -2/3 34/3), P95 at rank 1.9 = 24 + 0.9·12.
 			name: "peers across nodes", role: "peer", figure: "mem_bytes",
 			want: []Point{
-				{0, 0, Summary{N: 3, Mean: 20, Min: 10, P50: 20, P95: 29, Max: 30, Stddev: 10}},
-				{1, round1, Summary{N: 2, Mean: 17, Min: 12, P50: 17, P95: 21.5, Max: 22, Stddev: math.Sqrt(50)}},
-				{2, 2 * time.Second, Summary{N: 3, Mean: 74.0 / 3, Min: 14, P50: 24, P95: 34.8, Max: 36, Stddev: math.Sqrt((32.0*32 + 2*2 + 34*34) / 9 / 2)}},
+				{0, 0, Stats{N: 3, Mean: 20, Min: 10, P50: 20, P95: 29, Max: 30, Stddev: 10}},
+				{1, round1, Stats{N: 2, Mean: 17, Min: 12, P50: 17, P95: 21.5, Max: 22, Stddev: math.Sqrt(50)}},
+				{2, 2 * time.Second, Stats{N: 3, Mean: 74.0 / 3, Min: 14, P50: 24, P95: 34.8, Max: 36, Stddev: math.Sqrt((32.0*32 + 2*2 + 34*34) / 9 / 2)}},
 			},
 		},
 		{name: "figure the role never reports", role: "peer", figure: "cpu_cores", want: []Point{}},
@@ -112,7 +112,7 @@ func TestRoleOverTime(t *testing.T) {
 
 func TestRoleOverTimeUsesRoundStart(t *testing.T) {
 	// Samples arrive in any order; the round's time is its earliest sample.
-	r := &Recording{Samples: []Sample{
+	r := &Table{Samples: []Sample{
 		{Round: 1, Elapsed: 1100 * time.Millisecond, Node: "b", Role: "peer", Values: map[string]float64{"x": 2}},
 		{Round: 0, Elapsed: 0, Node: "a", Role: "peer", Values: map[string]float64{"x": 1}},
 		{Round: 1, Elapsed: 1000 * time.Millisecond, Node: "a", Role: "peer", Values: map[string]float64{"x": 4}},
