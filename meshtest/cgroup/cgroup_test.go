@@ -19,8 +19,7 @@ const (
 	v2Docker  = "0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c" // docker/<id>, pid 31400
 )
 
-// fixtureReader returns a Reader over testdata/<tree> (or a copy of it at
-// dir, when dir is not empty).
+// fixtureReader returns a Reader over testdata/<tree>.
 func fixtureReader(t testing.TB, tree string) *Reader {
 	t.Helper()
 	r, err := NewReader(filepath.Join("testdata", tree, "cgroup"), filepath.Join("testdata", tree, "proc"))

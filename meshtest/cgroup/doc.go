@@ -19,6 +19,9 @@
 // is usage minus inactive file cache, network is summed over the container's
 // interfaces except loopback.
 //
+// MemTotal reads the host's memory, the ceiling those figures are read
+// against, from /proc/meminfo.
+//
 // The paths must be the host's: inside a container, /sys/fs/cgroup shows only
 // that container's own tree, and NewReader or Find fails with the paths it
 // tried.

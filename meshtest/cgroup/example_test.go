@@ -34,3 +34,15 @@ func Example() {
 	fmt.Printf("cgroup %s: %.2f MiB, %.0f pids, %.0f B received\n", r.Version(), st.MemoryBytes/(1<<20), st.PIDs, st.NetRxBytes)
 	// Output: cgroup v1: 21.89 MiB, 7 pids, 1462 B received
 }
+
+// The host's memory, for a summary's host section; on a real host the root is
+// "/proc".
+func ExampleMemTotal() {
+	total, err := cgroup.MemTotal("testdata/v2/proc")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%.1f GiB\n", float64(total)/(1<<30))
+	// Output: 23.5 GiB
+}

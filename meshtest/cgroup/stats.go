@@ -191,6 +191,18 @@ func statValue(path string, data []byte, key string) (uint64, error) {
 // parseNetDev sums the received and transmitted bytes in a /proc/<pid>/net/dev
 // over every interface but loopback. Loopback traffic never leaves the
 // container, and `docker stats` leaves it out too.
+//
+// It is written here rather than taken from github.com/prometheus/procfs
+// (which MemTotal uses) because a sample reads net/dev through the Handle's
+// kept descriptor, and procfs v0.22.0 parses the file only from a path it
+// stats, opens and closes on every call, into a map of all 16 counters per
+// interface. BenchmarkNetDev, in a network namespace shaped like a
+// container's (lo and a veth pair; 2 vCPUs, linux/amd64), measured ~8 µs of
+// CPU per read through the kept handle and this parser, ~28 µs through
+// os.ReadFile and this parser and ~32 µs through procfs's Proc.NetDev, with
+// 2, 8 and 27 allocations. procfs also indexes the 16 counters without
+// checking that a line has them, so a truncated line panics where this
+// returns an error.
 func parseNetDev(path string, data []byte) (rx, tx uint64, err error) {
 	n := 0
 	for line := range bytes.Lines(data) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
@@ -198,7 +199,8 @@ func TestTimeChartNoData(t *testing.T) {
 func TestTimeChartLegendOverflow(t *testing.T) {
 	c := TimeChart{Title: "peers", Lines: manyLines(40)}
 	text := checkSVG(t, render(t, c, SVG))
-	assert.Contains(t, text, "more")
+	// 40 rows do not fit beside a 500-pixel plot: the rest are counted.
+	assert.Regexp(t, `\+\d+ more`, text)
 }
 
 func TestRenderEscapesSVG(t *testing.T) {
@@ -283,17 +285,149 @@ func TestFormatString(t *testing.T) {
 
 // TestArtifacts writes a time chart and a scatter chart of the usual shape
 // to the test's artifact directory, to be looked at after layout changes:
-// go test -run Artifacts -artifacts -outputdir /tmp/out ./meshtest/chart
+//
+//	mkdir -p /tmp/out && go test -run Artifacts -artifacts -outputdir /tmp/out ./meshtest/chart
+//
+// It writes them as the harness does, through Files, and checks what landed
+// on disk: every file there, each a well-formed image of the chart's size.
 func TestArtifacts(t *testing.T) {
 	dir := t.ArtifactDir()
+	small := sweep()
+	small.Width, small.Height = 800, 450
+	var want []string
 	for _, c := range []struct {
-		name string
-		c    renderer
-	}{{"memory", memory()}, {"sweep", sweep()}} {
-		for _, f := range []Format{PNG, SVG} {
-			path := filepath.Join(dir, c.name+"."+f.String())
-			require.NoError(t, os.WriteFile(path, render(t, c.c, f), 0o644))
+		base          string
+		c             Renderer
+		title         string
+		width, height int
+	}{
+		{"star-100-memory", memory(), "star-100 memory", DefaultWidth, DefaultHeight},
+		{"bootstrap-memory-vs-peers", sweep(), "bootstrap memory against peers", DefaultWidth, DefaultHeight},
+		{"bootstrap-memory-vs-peers-800x450", small, "bootstrap memory against peers", 800, 450},
+	} {
+		files, err := Files(c.base, c.c)
+		require.NoError(t, err)
+		for name, data := range files {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o644))
 		}
+		for _, f := range []Format{PNG, SVG} {
+			name := c.base + "." + f.String()
+			want = append(want, name)
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if !assert.NoError(t, err) {
+				continue
+			}
+			assert.NoError(t, checkImage(name, data, c.width, c.height))
+			if f == SVG {
+				assert.Contains(t, checkSVG(t, data), c.title, "%s names its chart", name)
+			}
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	assert.ElementsMatch(t, want, got, "files in %s", dir)
+}
+
+// checkImage reports what is wrong with the image file name holds, by its
+// extension: that it is empty, is not a well-formed PNG or SVG, or is not
+// width×height pixels (for an SVG, its viewBox).
+func checkImage(name string, data []byte, width, height int) error {
+	if len(data) == 0 {
+		return fmt.Errorf("%s: empty", name)
+	}
+	var w, h int
+	switch ext := filepath.Ext(name); ext {
+	case ".png":
+		cfg, err := png.DecodeConfig(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("%s: not a PNG: %w", name, err)
+		}
+		w, h = cfg.Width, cfg.Height
+	case ".svg":
+		if !bytes.HasPrefix(data, []byte("<svg")) {
+			return fmt.Errorf("%s: starts %q, want <svg", name, data[:min(len(data), 20)])
+		}
+		var err error
+		if w, h, err = svgSize(data); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	default:
+		return fmt.Errorf("%s: unexpected extension %q", name, ext)
+	}
+	if w != width || h != height {
+		return fmt.Errorf("%s: %dx%d, want %dx%d", name, w, h, width, height)
+	}
+	return nil
+}
+
+// svgSize checks that data is well-formed XML with an <svg> root and returns
+// the size its viewBox declares, which is how go-chart sizes an SVG.
+func svgSize(data []byte) (width, height int, err error) {
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	var root *xml.StartElement
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("not well-formed XML: %w", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == nil {
+			root = &se
+		}
+	}
+	if root == nil || root.Name.Local != "svg" {
+		return 0, 0, errors.New("no <svg> root element")
+	}
+	for _, a := range root.Attr {
+		if a.Name.Local != "viewBox" {
+			continue
+		}
+		var x, y int
+		if _, err := fmt.Sscanf(a.Value, "%d %d %d %d", &x, &y, &width, &height); err != nil || x != 0 || y != 0 {
+			return 0, 0, fmt.Errorf("viewBox %q, want \"0 0 width height\"", a.Value)
+		}
+		return width, height, nil
+	}
+	return 0, 0, errors.New("<svg> has no viewBox")
+}
+
+// TestCheckImage makes sure TestArtifacts' check can fail.
+func TestCheckImage(t *testing.T) {
+	var pngData bytes.Buffer
+	require.NoError(t, png.Encode(&pngData, image.NewRGBA(image.Rect(0, 0, 40, 30))))
+	svg := `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 30"><path d="M 0 0"/></svg>`
+	tests := []struct {
+		name, file, data string
+		width            int    // the width checked for; every image here is 40x30
+		want             string // "" for no error
+	}{
+		{"png", "a.png", pngData.String(), 40, ""},
+		{"svg", "a.svg", svg, 40, ""},
+		{"empty", "a.png", "", 40, "a.png: empty"},
+		{"not png", "a.png", svg, 40, "a.png: not a PNG"},
+		{"png size", "a.png", pngData.String(), 41, "a.png: 40x30, want 41x30"},
+		{"svg size", "a.svg", svg, 41, "a.svg: 40x30, want 41x30"},
+		{"not svg", "a.svg", "<html></html>", 40, `starts "<html></html>", want <svg`},
+		{"svg truncated", "a.svg", svg[:len(svg)-3], 40, "not well-formed XML"},
+		{"no viewBox", "a.svg", `<svg width="40" height="30"></svg>`, 40, "<svg> has no viewBox"},
+		{"odd viewBox", "a.svg", `<svg viewBox="5 5 40 30"></svg>`, 40, `viewBox "5 5 40 30"`},
+		{"other extension", "a.jpg", "x", 40, `unexpected extension ".jpg"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkImage(tt.file, []byte(tt.data), tt.width, 30)
+			if tt.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			assert.ErrorContains(t, err, tt.want)
+		})
 	}
 }
 

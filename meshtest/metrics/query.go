@@ -2,13 +2,18 @@ package metrics
 
 // Query names one figure meshtest samples from a node's endpoint: the sum of
 // the series of Family that match Labels, recorded in column Name.
+//
+// A spec file writes it {"name": …, "family": …, "labels": {…}}, in the
+// snake_case of the keys around it. encoding/json matches keys regardless of
+// case, so files written before the tags existed, with "Name", "Family" and
+// "Labels", still load.
 type Query struct {
 	// Name is the column name in samples, charts and reports, e.g. "goroutines".
-	Name string
+	Name string `json:"name"`
 	// Family is the Prometheus metric family, e.g. "go_goroutines".
-	Family string
+	Family string `json:"family"`
 	// Labels restricts the sum to matching series; nil means all series.
-	Labels map[string]string
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // DefaultQueries returns the figures sampled from the bundled node: the Go

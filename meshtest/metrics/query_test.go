@@ -1,9 +1,12 @@
 package metrics
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestExtract(t *testing.T) {
@@ -99,4 +102,28 @@ func TestFilterURL(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, FilterURL(tt.base, tt.names), "FilterURL(%q, %q)", tt.base, tt.names)
 	}
+}
+
+func TestQueryJSON(t *testing.T) {
+	want := Query{Name: "connections", Family: "libp2p_rcmgr_connections", Labels: map[string]string{"scope": "system"}}
+	for _, tt := range []struct{ name, doc string }{
+		{"snake_case keys", `{"name":"connections","family":"libp2p_rcmgr_connections","labels":{"scope":"system"}}`},
+		// Spec files written before the struct had tags.
+		{"field names", `{"Name":"connections","Family":"libp2p_rcmgr_connections","Labels":{"scope":"system"}}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got Query
+			dec := json.NewDecoder(strings.NewReader(tt.doc))
+			dec.DisallowUnknownFields() // as spec files are read
+			require.NoError(t, dec.Decode(&got))
+			assert.Equal(t, want, got)
+		})
+	}
+
+	b, err := json.Marshal(want)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"name":"connections","family":"libp2p_rcmgr_connections","labels":{"scope":"system"}}`, string(b))
+	b, err = json.Marshal(Query{Name: "goroutines", Family: "go_goroutines"})
+	require.NoError(t, err)
+	assert.Equal(t, `{"name":"goroutines","family":"go_goroutines"}`, string(b), "nil labels are left out")
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -42,6 +41,7 @@ type Scraper struct {
 	// Timeout bounds each scrape on top of any deadline ctx carries. Zero
 	// means ctx alone bounds it. A sampler should set it below its interval,
 	// so that one stuck node costs a missing sample rather than a late row.
+	// A client from NewClient gives up after 10 s whatever this says.
 	Timeout time.Duration
 
 	once sync.Once
@@ -52,38 +52,6 @@ type Scraper struct {
 // each give up after timeout (zero: only ctx bounds them).
 func NewScraper(timeout time.Duration) *Scraper {
 	return &Scraper{Client: NewClient(), Timeout: timeout}
-}
-
-// NewClient returns an HTTP client tuned for scraping many local targets
-// every second from one process.
-//
-// Compared with http.DefaultClient it keeps one idle connection per node with
-// no cap on the total (DefaultTransport keeps at most 100, so a mesh of 101
-// nodes would open a fresh connection for every scrape), never uses a proxy
-// from the environment (container IPs on a bridge are reached directly; an
-// HTTP_PROXY meant for the internet must not see them), and turns off
-// compression: on a local bridge gzip only costs CPU, on both sides, and the
-// node side is the figure being measured.
-func NewClient() *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy: nil,
-			DialContext: (&net.Dialer{
-				Timeout:   5 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
-			MaxIdleConns:        0, // no overall cap; see above
-			MaxIdleConnsPerHost: 2, // one per node, plus one for an overlapping late scrape
-			// Longer than any sensible sampling interval, so a connection
-			// survives between two samples; still closes after a mesh is gone.
-			IdleConnTimeout:        2 * time.Minute,
-			DisableCompression:     true,
-			MaxResponseHeaderBytes: 64 << 10,
-		},
-		// Redirects are not part of any metrics contract; following one
-		// would hide a misconfigured URL.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
 }
 
 // Close releases the idle connections of the Scraper's client.
@@ -148,7 +116,9 @@ func decodeResponse(resp *http.Response) (Families, error) {
 		_, err = io.Copy(io.Discard, body)
 	}
 	switch {
-	case err != nil && body.exceeded:
+	case body.exceeded:
+		// Whether or not the cut made a parse error: a payload cut at a
+		// line or message boundary decodes cleanly, yet is not the whole.
 		return nil, fmt.Errorf("payload larger than %d bytes", MaxPayloadBytes)
 	case err != nil && format == expfmt.FmtUnknown:
 		// Name what the endpoint did send: usually a web page or a

@@ -9,7 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
+	"syscall"
 	"time"
 )
 
@@ -17,9 +17,13 @@ import (
 // just enough HTTP/1.1 (a GET, and http.ReadResponse for the answer) on the
 // caller's goroutine. It is what the sampler uses every interval: net/http's
 // client hands each request between the caller and the transport's read and
-// write goroutines, and measured against a node in a container here that cost
-// 306 µs of CPU per filtered scrape where this costs ~130 µs, most of it the
-// kernel's share of the round trip. A Target is not safe for concurrent use.
+// write goroutines, which costs CPU and allocations on the harness's side.
+// BenchmarkScrapeClient (the default queries' filtered payload as protobuf,
+// over loopback, from a server in the same process) measured ~70 µs of
+// process CPU per scrape through a Target against ~110 µs through a Scraper,
+// and 125 allocations against 174, on a busy 2-vCPU linux/amd64 VM; the CPU
+// figures include the server's share, which is the same for both. A Target
+// is not safe for concurrent use.
 type Target struct {
 	URL  string
 	addr string
@@ -67,10 +71,12 @@ func (t *Target) Scrape(ctx context.Context, timeout time.Duration) (Families, e
 }
 
 // isStale tells a connection the endpoint closed while idle (worth one retry)
-// from a real failure.
+// from a real failure. An orderly close shows as EOF on the read; an abortive
+// one (an RST: the endpoint closed with input unread, or with SO_LINGER 0) as
+// ECONNRESET on the read or write, or EPIPE on a later write.
 func isStale(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "broken pipe")
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (t *Target) scrape(ctx context.Context, deadline time.Time) (Families, error) {
