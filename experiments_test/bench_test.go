@@ -16,6 +16,7 @@ import (
 	"github.com/meshtest/meshtest/meshtest"
 	"github.com/meshtest/meshtest/meshtest/chart"
 	"github.com/meshtest/meshtest/meshtest/series"
+	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -36,14 +37,12 @@ const (
 )
 
 func headline(rec *meshtest.Recording) map[string]float64 {
-	n := float64(rec.Mesh.Config.Peers)
-	boot, peer := rec.Role("bootstrap"), rec.Role("peer")
 	return map[string]float64{
-		figBytesPerConn:      (boot.Mean(meshtest.FigMemBytes) - peer.Mean(meshtest.FigMemBytes)) / n,
-		figGoroutinesPerConn: (boot.Mean(meshtest.FigGoroutines) - peer.Mean(meshtest.FigGoroutines)) / n,
-		figCPUPerConn:        boot.Mean(meshtest.FigCPUCores) / n,
-		figPeerMem:           peer.Mean(meshtest.FigMemBytes),
-		figBringUp:           rec.Mesh.BringUp.Seconds(),
+		figBytesPerConn:      rec.PerConnection(meshtest.FigMemBytes),
+		figGoroutinesPerConn: rec.PerConnection(meshtest.FigGoroutines),
+		figCPUPerConn:        rec.PerConnection(meshtest.FigCPUCores),
+		figPeerMem:           rec.Role("peer").Mean(meshtest.FigMemBytes),
+		figBringUp:           rec.BringUp.Seconds(),
 	}
 }
 
@@ -68,7 +67,7 @@ func BenchmarkStar(b *testing.B) {
 	if err != nil {
 		b.Fatalf("-sweep: %v", err)
 	}
-	cfg, err := config("bench-star")
+	cfg, err := flags.Config("bench-star")
 	if err != nil {
 		b.Fatalf("flags: %v", err)
 	}
@@ -91,7 +90,7 @@ func BenchmarkStar(b *testing.B) {
 				} else if len(m.Nodes) < n+1 {
 					m.Grow(b, topology.Star(n))
 				}
-				rec := m.Record(b, *duration)
+				rec := m.Record(b, flags.Duration)
 				rec.WriteArtifacts(b)
 				if mesh == nil {
 					m.Close()
@@ -144,14 +143,14 @@ func writeSweep(b *testing.B, cfg meshtest.Config) {
 	}
 	var xs, mem, gor []float64
 	for n, runs := range sweepRuns.byN {
-		figs := map[string]meshtest.SweepFigure{}
+		figs := map[string]summary.SweepFigure{}
 		for _, fu := range figureUnits {
 			var vs []float64
 			for _, r := range runs {
 				vs = append(vs, r[fu.name])
 			}
 			sum := series.Describe(vs)
-			figs[fu.name] = meshtest.SweepFigure{Mean: sum.Mean, CV: sum.CV(), Runs: sum.N}
+			figs[fu.name] = summary.SweepFigure{Mean: sum.Mean, CV: sum.CV(), Runs: sum.N}
 			if fu.gated && sum.N > 1 {
 				s.Sweep.Noise = max(s.Sweep.Noise, sum.CV())
 			}
@@ -186,8 +185,8 @@ func writeSweep(b *testing.B, cfg meshtest.Config) {
 		maps.Copy(files, rendered)
 	}
 	dirs := []string{b.ArtifactDir()}
-	if *results != "" {
-		dirs = append(dirs, filepath.Join(*results, "BenchmarkStar"))
+	if flags.Results != "" {
+		dirs = append(dirs, filepath.Join(flags.Results, "BenchmarkStar"))
 	}
 	for _, dir := range dirs {
 		os.MkdirAll(dir, 0o755)

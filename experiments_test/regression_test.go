@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,7 +55,7 @@ func baselinePath(peers int) string {
 // run with the same key so far in this process.
 func runStarFigures(t *testing.T, key string, cfg meshtest.Config) (*regress.Set, *meshtest.Recording) {
 	mesh := meshtest.New(t, cfg)
-	rec := mesh.Record(t, *duration)
+	rec := mesh.Record(t, flags.Duration)
 	rec.WriteArtifacts(t)
 	regressionRuns.Lock()
 	defer regressionRuns.Unlock()
@@ -65,10 +66,10 @@ func runStarFigures(t *testing.T, key string, cfg meshtest.Config) (*regress.Set
 		Params: map[string]string{
 			"experiment": "star",
 			"peers":      fmt.Sprint(cfg.Peers),
-			"duration":   duration.String(),
-			"interval":   cfg.Interval.String(),
+			"duration_s": strconv.FormatFloat(flags.Duration.Seconds(), 'g', -1, 64),
+			"interval_s": strconv.FormatFloat(cfg.Interval.Seconds(), 'g', -1, 64),
 		},
-		Host: fmt.Sprintf("%s, Docker %s", rec.Summary().Host.Kernel, rec.Summary().Docker.ServerVersion),
+		Host: fmt.Sprintf("%s, Docker %s", rec.Summary().Host.Kernel, rec.Summary().Backend.ServerVersion),
 	}
 	for _, fu := range figureUnits {
 		var vs []float64
@@ -89,7 +90,7 @@ func runStarFigures(t *testing.T, key string, cfg meshtest.Config) (*regress.Set
 // table saying which. Run it with -count=3 so the comparison knows this
 // run's noise too; `make baseline` re-records the baseline.
 func TestRegression(t *testing.T) {
-	cfg, err := config("regression")
+	cfg, err := flags.Config("regression")
 	require.NoError(t, err, "flags")
 	require.Nil(t, cfg.Spec, "-spec: the baseline is the bundled node's")
 	meshtest.RequireDocker(t)
@@ -121,7 +122,7 @@ func TestRegression(t *testing.T) {
 // must be reported worse on memory per connection, and only on what the
 // change touches.
 func TestGateCatchesCostlierNode(t *testing.T) {
-	cfg, err := config("costlier")
+	cfg, err := flags.Config("costlier")
 	require.NoError(t, err, "flags")
 	meshtest.RequireDocker(t)
 	base, err := regress.Read(baselinePath(cfg.Peers))
@@ -150,8 +151,8 @@ func TestGateCatchesCostlierNode(t *testing.T) {
 // regression.txt, next to the other results.
 func writeReport(t *testing.T, r regress.Report) {
 	dirs := []string{t.ArtifactDir()}
-	if *results != "" {
-		dirs = append(dirs, *results)
+	if flags.Results != "" {
+		dirs = append(dirs, flags.Results)
 	}
 	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -19,12 +19,12 @@ import (
 // container memory beyond an average peer's; peers differed from each other by
 // less than 2 % in memory (p95/p50) and not at all in goroutines.
 func TestStar(t *testing.T) {
-	cfg, err := config("star")
+	cfg, err := flags.Config("star")
 	require.NoError(t, err, "flags")
 	meshtest.RequireDocker(t)
 
 	mesh := meshtest.New(t, cfg)
-	rec := mesh.Record(t, *duration)
+	rec := mesh.Record(t, flags.Duration)
 	rec.WriteArtifacts(t)
 	if cfg.Monitor {
 		checkMonitor(t, mesh, rec)

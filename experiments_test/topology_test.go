@@ -7,21 +7,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest"
+	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
 // TestTopology runs the bundled node in the topology -topology names
 // (default barabasi-albert:m=2, whose degrees vary widely) and relates each
 // node's cost to the number of connections it holds.
 func TestTopology(t *testing.T) {
-	cfg, err := config("")
+	cfg, err := flags.Config("")
 	require.NoError(t, err, "flags")
-	g, err := graph("barabasi-albert:m=2")
+	g, err := flags.Graph("barabasi-albert:m=2")
 	require.NoError(t, err, "flags")
 	cfg.Name = g.Slug()
 	meshtest.RequireDocker(t)
 
 	mesh := meshtest.NewGraph(t, cfg, g)
-	rec := mesh.Record(t, *duration)
+	rec := mesh.Record(t, flags.Duration)
 	rec.WriteArtifacts(t)
 	rec.WriteDegreeArtifacts(t)
 
@@ -54,20 +55,20 @@ func TestTopology(t *testing.T) {
 // extra 2 MiB per connection. Groups are compared the way TestStar compares
 // roles, and the costlier version must show.
 func TestMixedGroups(t *testing.T) {
-	cfg, err := config("mixed")
+	cfg, err := flags.Config("mixed")
 	require.NoError(t, err, "flags")
 	require.GreaterOrEqual(t, cfg.Peers, 2, "-peers: two groups need at least 2 peers")
 	meshtest.RequireDocker(t)
 
-	heavy := meshtest.BundledSpec()
+	heavy := spec.Bundled()
 	heavy.Name = "meshnode-2mib"
 	heavy.Env["MESHNODE_EXTRA_BYTES_PER_CONN"] = "2097152"
 	cfg.Groups = []meshtest.Group{
-		{Name: "plain", Spec: meshtest.BundledSpec(), Count: cfg.Peers / 2},
+		{Name: "plain", Spec: spec.Bundled(), Count: cfg.Peers / 2},
 		{Name: "heavy", Spec: heavy, Count: cfg.Peers - cfg.Peers/2},
 	}
 	mesh := meshtest.New(t, cfg)
-	rec := mesh.Record(t, *duration)
+	rec := mesh.Record(t, flags.Duration)
 	rec.WriteArtifacts(t)
 
 	plain, heavier := rec.Role("plain"), rec.Role("heavy")
@@ -77,5 +78,8 @@ func TestMixedGroups(t *testing.T) {
 	extra := heavier.Mean(meshtest.FigMemBytes) - plain.Mean(meshtest.FigMemBytes)
 	assert.GreaterOrEqual(t, extra, 1.5*(1<<20), "heavy peers' memory beyond plain peers' (bytes)")
 	assert.LessOrEqual(t, extra, 3.0*(1<<20), "heavy peers' memory beyond plain peers' (bytes)")
-	assert.Equal(t, plain.Mean(meshtest.FigGoroutines), plain.Mean(meshtest.FigGoroutines), "same code")
+	// The extra bytes are a buffer, not work: both groups run the same
+	// goroutines per connection (measured: identical), so their means agree
+	// within a goroutine.
+	assert.InDelta(t, plain.Mean(meshtest.FigGoroutines), heavier.Mean(meshtest.FigGoroutines), 1.0, "goroutines of heavy peers against plain peers")
 }

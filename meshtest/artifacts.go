@@ -3,17 +3,18 @@ package meshtest
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
-	"time"
 
+	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/chart"
+	"github.com/meshtest/meshtest/meshtest/report"
 )
 
 // chartFigure is one chart of the run: a figure, bootstrap against peers.
@@ -34,16 +35,19 @@ var chartFigures = []chartFigure{
 }
 
 // WriteArtifacts writes the run's charts (PNG and SVG), raw samples
-// (samples.csv) and summary (summary.json) to t.ArtifactDir(), and copies them
-// to Config.ResultsDir when set. `go test -artifacts -outputdir DIR` keeps the
+// (samples.csv), summary (summary.json) and, when the test ends, report.html
+// to t.ArtifactDir(), and to Config.ResultsDir/<test name>/ when set (that
+// directory is emptied first). `go test -artifacts -outputdir DIR` keeps the
 // artifact directory; without it that directory is temporary, which is what
 // ResultsDir is for. It ends by printing where the files are.
 func (r *Recording) WriteArtifacts(t testing.TB) {
 	t.Helper()
-	dirs := r.artifactDirs(t)
-	if rd := r.Mesh.Config.ResultsDir; rd != "" {
+	dirs := artifactDirs(t, r.Config.ResultsDir)
+	if len(dirs) > 1 {
 		// Files of an earlier run of the same test would mix with this one's.
-		os.RemoveAll(filepath.Join(rd, safeName(t.Name())))
+		if err := os.RemoveAll(dirs[1]); err != nil {
+			t.Errorf("meshtest: empty %s: %v", dirs[1], err)
+		}
 	}
 	files, err := r.artifacts()
 	if err != nil {
@@ -58,13 +62,21 @@ func (r *Recording) WriteArtifacts(t testing.TB) {
 		}
 	}
 	// The summary is written again once the mesh is gone, with the teardown
-	// time, where the directory still exists then.
-	r.Mesh.onClose = append(r.Mesh.onClose, func() {
-		if data, err := r.summaryJSON(); err == nil {
-			for _, dir := range dirs {
-				if _, err := os.Stat(dir); err == nil {
-					os.WriteFile(filepath.Join(dir, "summary.json"), data, 0o644)
-				}
+	// time, where the directory still exists then. Everything else in it
+	// was captured when the recording was made.
+	logf := r.Mesh.logf
+	r.Mesh.onTeardown(func() {
+		data, err := r.Summary().Marshal()
+		if err != nil {
+			logf("meshtest: rewrite summary.json with the teardown time: %v", err)
+			return
+		}
+		for _, dir := range dirs {
+			if _, err := os.Stat(dir); err != nil {
+				continue // a temporary artifact directory already removed
+			}
+			if err := os.WriteFile(filepath.Join(dir, "summary.json"), data, 0o644); err != nil {
+				logf("meshtest: rewrite summary.json with the teardown time: %v", err)
 			}
 		}
 	})
@@ -74,11 +86,12 @@ func (r *Recording) WriteArtifacts(t testing.TB) {
 	t.Logf("meshtest: artifacts (report.html, charts, samples.csv, summary.json) in %s", joinDirs(dirs))
 }
 
-// artifactDirs are t.ArtifactDir() and, when set, the test's ResultsDir.
-func (r *Recording) artifactDirs(t testing.TB) []string {
+// artifactDirs are t.ArtifactDir() and, when resultsDir is set, the test's
+// directory under it.
+func artifactDirs(t testing.TB, resultsDir string) []string {
 	dirs := []string{t.ArtifactDir()}
-	if rd := r.Mesh.Config.ResultsDir; rd != "" {
-		dirs = append(dirs, filepath.Join(rd, safeName(t.Name())))
+	if resultsDir != "" {
+		dirs = append(dirs, filepath.Join(resultsDir, backend.SafeName(t.Name())))
 	}
 	return dirs
 }
@@ -95,15 +108,9 @@ func joinDirs(dirs []string) string {
 	return s
 }
 
-// safeName turns a test name ("TestStar/peers=10") into a directory name.
-func safeName(name string) string {
-	b := []byte(name)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '=' || c == '.') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
+// filePrefix starts every artifact's name: "star-100".
+func (r *Recording) filePrefix() string {
+	return fmt.Sprintf("%s-%d", r.Config.Name, r.Config.Peers)
 }
 
 // artifacts renders every file in memory, going on past errors so one bad
@@ -116,11 +123,10 @@ func (r *Recording) artifacts() (map[string][]byte, error) {
 		errs = append(errs, fmt.Errorf("samples.csv: %w", err))
 	}
 	files["samples.csv"] = csv.Bytes()
-	prefix := fmt.Sprintf("%s-%d", r.Mesh.Config.Name, r.Mesh.Config.Peers)
 	var charts []string
 	r.svgs = map[string][]byte{}
 	for _, cf := range chartFigures {
-		base := fmt.Sprintf("%s-%s", prefix, cf.file)
+		base := fmt.Sprintf("%s-%s", r.filePrefix(), cf.file)
 		rendered, err := chart.Files(base, r.timeChart(cf))
 		if err != nil {
 			errs = append(errs, err)
@@ -134,18 +140,12 @@ func (r *Recording) artifacts() (map[string][]byte, error) {
 		}
 	}
 	r.charts = charts
-	data, err := r.summaryJSON()
+	data, err := r.Summary().Marshal()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("summary.json: %w", err))
 	}
 	files["summary.json"] = data
 	return files, errors.Join(errs...)
-}
-
-func (r *Recording) summaryJSON() ([]byte, error) {
-	s := r.Summary()
-	s.Charts = r.charts
-	return json.MarshalIndent(s, "", "  ")
 }
 
 func writeFiles(dir string, files map[string][]byte) error {
@@ -161,33 +161,11 @@ func writeFiles(dir string, files map[string][]byte) error {
 	return errors.Join(errs...)
 }
 
-// saveOnFailure registers the collection of node logs for a failed test. It
-// is registered after the mesh's removal, so it runs before it.
-func (m *Mesh) saveOnFailure(t testing.TB) {
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		dirs := []string{t.ArtifactDir()}
-		if rd := m.Config.ResultsDir; rd != "" {
-			dirs = append(dirs, filepath.Join(rd, safeName(t.Name())))
-		}
-		for _, dir := range dirs {
-			if err := m.WriteLogs(ctx, dir); err != nil {
-				t.Logf("meshtest: node logs: %v", err)
-			}
-		}
-		t.Logf("meshtest: test failed: node logs in %s", filepath.Join(joinDirs(dirs), "logs"))
-	})
-}
-
 // timeChart is one figure over time: the bootstrap, and the peers' mean
 // and p95 across nodes in each round.
 func (r *Recording) timeChart(cf chartFigure) chart.TimeChart {
 	c := chart.TimeChart{
-		Title:  fmt.Sprintf("%s: %s, %d peers", cf.title, r.Mesh.Graph.Name, r.Mesh.Config.Peers),
+		Title:  fmt.Sprintf("%s: %s, %d peers", cf.title, r.Graph.Name, r.Config.Peers),
 		YLabel: cf.yLabel,
 		YUnit:  cf.unit,
 	}
@@ -208,4 +186,61 @@ func (r *Recording) timeChart(cf chartFigure) chart.TimeChart {
 		}
 	}
 	return c
+}
+
+// writeReport renders report.html into each artifact directory. It runs
+// in a cleanup, after the test's own assertions, so the page's verdict is
+// the test's.
+func (r *Recording) writeReport(t testing.TB, dirs []string) {
+	var charts []report.Chart
+	for _, cf := range chartFigures {
+		if svg, ok := r.svgs[cf.title]; ok {
+			charts = append(charts, report.Chart{Title: cf.title, SVG: svg})
+		}
+	}
+	d := report.FromSummary(r.Summary(), !t.Failed(), charts)
+	d.Regression = r.Regression
+	var buf bytes.Buffer
+	if err := report.Write(&buf, d); err != nil {
+		t.Errorf("meshtest: report.html: %v", err)
+		return
+	}
+	var shot []byte
+	for _, dir := range dirs {
+		if _, err := os.Stat(dir); err != nil {
+			continue
+		}
+		path := filepath.Join(dir, "report.html")
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Errorf("meshtest: report.html: %v", err)
+			continue
+		}
+		if shot == nil {
+			shot = screenshot(t, path)
+		}
+		if shot != nil {
+			if err := os.WriteFile(filepath.Join(dir, "report.png"), shot, 0o644); err != nil {
+				t.Errorf("meshtest: report.png: %v", err)
+			}
+		}
+	}
+}
+
+// screenshot opens the report in headless Chromium, where one is installed,
+// as a person would: it fails the test if the page logs an error, and
+// returns the picture of the whole page.
+func screenshot(t testing.TB, path string) []byte {
+	if _, err := report.FindBrowser(); err != nil {
+		t.Logf("meshtest: report.png not taken: %v", err)
+		return nil
+	}
+	page, err := report.Capture(context.Background(), path)
+	if err != nil {
+		t.Logf("meshtest: report.png not taken: %v", err)
+		return nil
+	}
+	if len(page.Problems) > 0 {
+		t.Errorf("meshtest: report.html shows errors in the browser: %s", strings.Join(page.Problems, "; "))
+	}
+	return page.Screenshot
 }

@@ -2,10 +2,16 @@ package meshtest
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
 // MaxNodes is the most containers one Linux bridge network can hold: a bridge
@@ -13,59 +19,66 @@ import (
 const MaxNodes = 1023
 
 // Config describes one experiment's mesh. The zero value of every field but
-// Peers is usable; withDefaults documents what it becomes. A Config maps
-// one-to-one to the experiment flags and is saved verbatim in the summary.
+// Peers is usable; WithDefaults says what it becomes. A Config maps
+// one-to-one to the experiment flags (see RegisterFlags) and is saved in the
+// summary, durations in seconds.
 type Config struct {
 	// Name names the experiment in container names, labels and artifact
-	// file names, e.g. "star". Default "mesh". Letters, digits and '-'.
+	// file names, e.g. "star". Default "mesh" (NewGraph: the topology's
+	// slug). Letters, digits and '-'.
 	Name string `json:"name"`
 
 	// Peers is the number of nodes besides the bootstrap: 1..MaxNodes-1.
+	// NewGraph sets it from the topology.
 	Peers int `json:"peers"`
 
-	// Spec says how to run every node; nil means BundledSpec(), the node
+	// Spec says how to run every node; nil means spec.Bundled(), the node
 	// in node/ built from source into a FROM scratch image.
-	Spec *Spec `json:"spec,omitempty"`
+	Spec *spec.Spec `json:"spec,omitempty"`
 	// BootstrapSpec, when set, runs the bootstrap (node 0) instead of Spec.
-	BootstrapSpec *Spec `json:"bootstrap_spec,omitempty"`
+	BootstrapSpec *spec.Spec `json:"bootstrap_spec,omitempty"`
 	// Groups split the peers between specs, in order: the first Count peers
 	// run Groups[0].Spec, and so on; the counts must add up to Peers. Each
 	// group's peers take the group's name as their role, so a test compares
 	// groups the way TestStar compares the bootstrap with the peers.
 	Groups []Group `json:"groups,omitempty"`
 
-	// Image, when set, replaces the image of every spec: the same node
-	// contract, another build of it.
+	// Image, when set, replaces the image of every node's spec: the same
+	// node contract, another build of it. Services keep their own.
 	Image string `json:"image,omitempty"`
 
 	// Env is added to every node's environment, e.g.
-	// {"MESHNODE_CONN_HIGH": "50"}.
+	// {"MESHNODE_CONN_HIGH": "50"}. Services keep their own.
 	Env map[string]string `json:"env,omitempty"`
 
-	// Parallelism bounds how many containers are created at once. Default 4:
-	// measured here, the engine starts ~5-6 containers/s and more does not help.
+	// Parallelism bounds how many nodes are started at once. Default 4:
+	// measured here, the engine starts 1.5-6 containers/s and more does not
+	// help.
 	Parallelism int `json:"parallelism"`
 
-	// ConvergeTimeout bounds the wait for every edge of the topology to be
-	// connected. Default 60 s plus 200 ms per node.
-	ConvergeTimeout time.Duration `json:"converge_timeout"`
+	// ConvergeTimeout bounds the wait for every node to be ready and every
+	// edge of the topology to be connected. Default 60 s plus 200 ms per
+	// node.
+	ConvergeTimeout time.Duration `json:"-"`
 
 	// Interval is the sampling period of Record. Default 1 s.
-	Interval time.Duration `json:"interval"`
+	Interval time.Duration `json:"-"`
 
 	// Keep leaves the mesh running after the test and prints how to remove it.
 	Keep bool `json:"keep,omitempty"`
 
-	// ResultsDir, when set, receives a copy of the artifacts, for runs
-	// without `go test -artifacts` whose artifact directory is temporary.
+	// ResultsDir, when set, receives a copy of the artifacts in
+	// ResultsDir/<test name>/ (that directory is emptied first), for runs
+	// without `go test -artifacts`, whose artifact directory is temporary.
 	ResultsDir string `json:"results_dir,omitempty"`
 
 	// PublishPorts reaches nodes through their metrics port published on
-	// 127.0.0.1 (never 0.0.0.0) instead of their container IPs. Needed where
-	// the host cannot route to container IPs (Docker Desktop on macOS and
-	// Windows), where it is the default. It costs a docker-proxy process per
-	// node, and the mesh network then cannot be internal: Docker publishes no
-	// ports from internal networks.
+	// 127.0.0.1 (never 0.0.0.0) instead of their container IPs: needed
+	// where the host cannot route to container IPs (Docker Desktop on macOS
+	// and Windows), where it is the default. It costs a docker-proxy
+	// process per node, and the mesh network then cannot be internal. It
+	// applies to the default Docker backend; a Backend given in Backend is
+	// configured by whoever made it.
 	PublishPorts bool `json:"publish_ports,omitempty"`
 
 	// Monitor deploys a real Prometheus server (built from source) into the
@@ -74,77 +87,146 @@ type Config struct {
 	Monitor bool `json:"monitor,omitempty"`
 	// Services are started on the mesh's network once it has converged:
 	// other tools (a collector, a log store) that are not nodes.
-	Services []*Spec `json:"services,omitempty"`
+	Services []*spec.Spec `json:"services,omitempty"`
 
 	// MeasureFloor makes New first create and start Peers+1 plain containers
-	// straight through the Docker API, so bring-up is reported against the raw
-	// engine measured in the same run.
+	// straight through the backend's raw API, so bring-up is reported
+	// against the raw engine measured in the same run. Backends that cannot
+	// (backend.FloorMeasurer) say so, and the summary has no floor.
 	MeasureFloor bool `json:"measure_floor,omitempty"`
+
+	// Backend runs the nodes. Nil means Docker (meshtest/backend/docker),
+	// found as testcontainers-go finds it.
+	Backend backend.Backend `json:"-"`
 }
 
 // Group is a share of the peers running one spec.
 type Group struct {
-	Name  string `json:"name"` // the peers' role; default the spec's name
-	Spec  *Spec  `json:"spec"`
-	Count int    `json:"count"`
+	Name  string     `json:"name"` // the peers' role; default the spec's name
+	Spec  *spec.Spec `json:"spec"`
+	Count int        `json:"count"`
+}
+
+// configJSON is how a Config encodes: durations in seconds, in keys ending
+// in _s, as everywhere in summary.json.
+type configJSON struct {
+	configFields
+	ConvergeTimeoutS float64 `json:"converge_timeout_s"`
+	IntervalS        float64 `json:"interval_s"`
+	Backend          string  `json:"backend,omitempty"`
+}
+
+type configFields Config // Config without its methods
+
+// MarshalJSON writes durations as seconds and the backend by name.
+func (c Config) MarshalJSON() ([]byte, error) {
+	j := configJSON{configFields: configFields(c), ConvergeTimeoutS: c.ConvergeTimeout.Seconds(), IntervalS: c.Interval.Seconds()}
+	if c.Backend != nil {
+		j.Backend = c.Backend.Name()
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes (the backend stays nil).
+func (c *Config) UnmarshalJSON(data []byte) error {
+	var j configJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*c = Config(j.configFields)
+	c.ConvergeTimeout = time.Duration(j.ConvergeTimeoutS * float64(time.Second))
+	c.Interval = time.Duration(j.IntervalS * float64(time.Second))
+	return nil
 }
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]*$`)
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every unset field at its default: Name
+// "mesh", Parallelism 4, ConvergeTimeout 60 s + 200 ms per node, Interval
+// 1 s, and PublishPorts on where the host cannot route to containers
+// (outside Linux).
+func (c Config) WithDefaults() Config {
 	if runtime.GOOS != "linux" {
 		c.PublishPorts = true
 	}
-	if c.Name == "" {
-		c.Name = "mesh"
-	}
-	if c.Parallelism == 0 {
-		c.Parallelism = 4
-	}
-	if c.ConvergeTimeout == 0 {
-		c.ConvergeTimeout = 60*time.Second + time.Duration(c.Peers+1)*200*time.Millisecond
-	}
-	if c.Interval == 0 {
-		c.Interval = time.Second
-	}
+	c.Name = cmp.Or(c.Name, "mesh")
+	c.Parallelism = cmp.Or(c.Parallelism, 4)
+	c.ConvergeTimeout = cmp.Or(c.ConvergeTimeout, 60*time.Second+time.Duration(c.Peers+1)*200*time.Millisecond)
+	c.Interval = cmp.Or(c.Interval, time.Second)
 	return c
 }
 
-// validate returns an error naming the field, the value and the fix.
+// Check reports what is wrong with c, as New would, without starting
+// anything: experiments call it first so that bad input fails fast and
+// clearly even on a machine without an engine. Errors name the Config field,
+// its value and the fix.
+func (c Config) Check() error {
+	return c.WithDefaults().validate()
+}
+
+// FieldError is a Config field with a value New refuses: it names the
+// field, the value, why, and the fix. Flags turn it into the flag's name.
+type FieldError struct {
+	Field string // "Peers"
+	Value string // as given: "0"
+	Why   string
+	Fix   string // with %s where the field's name goes: "set %s between 1 and 1022"
+}
+
+func (e *FieldError) Error() string { return e.In("Config." + e.Field) }
+
+// In is the error with the field called name: "-peers=0: …; set -peers …".
+func (e *FieldError) In(name string) string {
+	sep := " = "
+	if strings.HasPrefix(name, "-") {
+		sep = "="
+	}
+	msg := name + sep + e.Value + ": " + e.Why
+	if e.Fix != "" {
+		msg += "; " + fmt.Sprintf(e.Fix, name)
+	}
+	return msg
+}
+
 func (c Config) validate() error {
+	bad := func(field string, value any, why, fix string) error {
+		v := fmt.Sprint(value)
+		if s, ok := value.(string); ok {
+			v = strconv.Quote(s)
+		}
+		return &FieldError{Field: field, Value: v, Why: why, Fix: fix}
+	}
+	peers := fmt.Sprintf("set %%s between 1 and %d", MaxNodes-1)
 	switch {
 	case c.Peers < 1:
-		return fmt.Errorf("peers = %d: a mesh needs at least 1 peer besides the bootstrap; set -peers between 1 and %d", c.Peers, MaxNodes-1)
+		return bad("Peers", c.Peers, "a mesh needs at least 1 peer besides the bootstrap", peers)
 	case c.Peers+1 > MaxNodes:
-		return fmt.Errorf("peers = %d: one Docker bridge network holds at most %d containers (a Linux bridge has 1024 ports), so at most %d peers besides the bootstrap; set -peers between 1 and %d", c.Peers, MaxNodes, MaxNodes-1, MaxNodes-1)
+		return bad("Peers", c.Peers, fmt.Sprintf("one Docker bridge network holds at most %d containers (a Linux bridge has 1024 ports), so at most %d peers besides the bootstrap", MaxNodes, MaxNodes-1), peers)
 	case !validName.MatchString(c.Name):
-		return fmt.Errorf("name %q: use letters, digits and '-' (it becomes part of container names)", c.Name)
+		return bad("Name", c.Name, "use letters, digits and '-' (it becomes part of container names)", "")
 	case c.Parallelism < 1:
-		return fmt.Errorf("parallelism = %d: must be at least 1", c.Parallelism)
+		return bad("Parallelism", c.Parallelism, "must be at least 1", "")
 	case c.Interval < 100*time.Millisecond:
-		return fmt.Errorf("interval = %v: sample at most every 100ms; a scrape of every node must fit in one interval", c.Interval)
+		return bad("Interval", c.Interval, "sample at most every 100ms; a scrape of every node must fit in one interval", "set %s to 100ms or more")
 	case c.ConvergeTimeout < time.Second:
-		return fmt.Errorf("converge timeout = %v: allow at least 1s", c.ConvergeTimeout)
+		return bad("ConvergeTimeout", c.ConvergeTimeout, "allow at least 1s", "")
 	}
-	for _, s := range []*Spec{c.Spec, c.BootstrapSpec} {
-		if s != nil && !s.bundled {
-			if err := s.check(); err != nil {
-				return err
+	for _, f := range []struct {
+		field string
+		s     *spec.Spec
+	}{{"Config.Spec", c.Spec}, {"Config.BootstrapSpec", c.BootstrapSpec}} {
+		if f.s != nil {
+			if err := f.s.Check(); err != nil {
+				return fmt.Errorf("%s: %w", f.field, err)
 			}
 		}
 	}
 	for i, s := range c.Services {
 		if s == nil {
-			return fmt.Errorf("service %d is nil", i)
+			return fmt.Errorf("Config.Services[%d] is nil", i)
 		}
-		if !s.bundled {
-			sc := *s
-			if sc.Identity.From == "" {
-				sc.Identity.From = "assigned" // a service has no identity to learn
-			}
-			if err := sc.check(); err != nil {
-				return fmt.Errorf("service %d: %w", i, err)
-			}
+		if err := serviceSpec(s).Check(); err != nil {
+			return fmt.Errorf("Config.Services[%d]: %w", i, err)
 		}
 	}
 	if len(c.Groups) > 0 {
@@ -152,33 +234,31 @@ func (c Config) validate() error {
 		seen := map[string]bool{"bootstrap": true}
 		for i, g := range c.Groups {
 			if g.Spec == nil {
-				return fmt.Errorf("group %d (%q) has no spec", i, g.Name)
+				return fmt.Errorf("Config.Groups[%d] (%q) has no Spec", i, g.Name)
 			}
-			if !g.Spec.bundled {
-				if err := g.Spec.check(); err != nil {
-					return fmt.Errorf("group %d: %w", i, err)
-				}
+			if err := g.Spec.Check(); err != nil {
+				return fmt.Errorf("Config.Groups[%d]: %w", i, err)
 			}
 			name := cmp.Or(g.Name, g.Spec.Name)
 			if seen[name] {
-				return fmt.Errorf("group name %q is used twice (or is \"bootstrap\"): give each group its own name", name)
+				return fmt.Errorf("Config.Groups: name %q is used twice (or is \"bootstrap\"): give each group its own name", name)
 			}
 			seen[name] = true
 			if g.Count < 1 {
-				return fmt.Errorf("group %q: count %d, need at least 1", name, g.Count)
+				return fmt.Errorf("Config.Groups[%d] (%q): Count %d, need at least 1", i, name, g.Count)
 			}
 			sum += g.Count
 		}
 		if sum != c.Peers {
-			return fmt.Errorf("groups hold %d peers in all, but peers = %d: make the counts add up", sum, c.Peers)
+			return fmt.Errorf("Config.Groups hold %d peers in all, but Config.Peers = %d: make the counts add up", sum, c.Peers)
 		}
 	}
 	return nil
 }
 
-// Check reports what is wrong with c, as New would, without touching Docker:
-// experiments call it first so that bad flags fail fast and clearly even on
-// a machine without an engine.
-func (c Config) Check() error {
-	return c.withDefaults().validate()
+// serviceSpec is s as a service runs it: a service has no identity to learn.
+func serviceSpec(s *spec.Spec) *spec.Spec {
+	c := *s
+	c.Identity.From = cmp.Or(c.Identity.From, "assigned")
+	return &c
 }

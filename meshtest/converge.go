@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshtest/meshtest/meshtest/metrics"
+	"github.com/meshtest/meshtest/meshtest/spec"
+	"github.com/meshtest/meshtest/meshtest/summary"
 )
 
 // peersReply is the bundled node's GET /peers.
@@ -34,11 +35,11 @@ func (m *Mesh) converge(ctx context.Context) error {
 	want := make([][]string, len(m.Nodes))
 	for i := range m.Nodes {
 		for _, j := range m.Graph.Neighbors(i) {
-			want[i] = append(want[i], m.Nodes[j].ID)
+			want[i] = append(want[i], m.Nodes[j].PeerID)
 		}
 		slices.Sort(want[i])
 	}
-	httpc := &http.Client{Timeout: 2 * time.Second}
+	httpc := m.httpClient()
 	lastReport := begin
 	for {
 		pending, err := m.unconverged(ctx, httpc, want)
@@ -48,8 +49,8 @@ func (m *Mesh) converge(ctx context.Context) error {
 		if len(pending) == 0 {
 			m.Converge = time.Since(begin)
 			what := "all %d edges of %s connected"
-			if len(m.Unverified) > 0 {
-				what = "%d edges of %s: every node that can be checked holds its degree (groups " + strings.Join(m.Unverified, ", ") + " UNVERIFIED)"
+			if u := m.Unverified(); len(u) > 0 {
+				what = "%d edges of %s: every node that can be checked holds its degree (groups " + strings.Join(u, ", ") + " UNVERIFIED)"
 			}
 			m.logf("meshtest: converged: "+what+", %.1f s after the last start", len(m.Graph.Edges), m.Graph.Name, m.Converge.Seconds())
 			return nil
@@ -171,19 +172,39 @@ func fetchPeers(ctx context.Context, httpc *http.Client, url string) (peersReply
 	return r, nil
 }
 
-// exited returns a node of this mesh whose container is no longer running.
-func (m *Mesh) exited(ctx context.Context) (*Node, error) {
-	f := runFilter(m.Run).Add("status", "exited", "dead")
-	list, err := m.e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return nil, fmt.Errorf("list containers: %w", err)
+// verification says how a spec's nodes' connections are proven: by the
+// peer IDs its peers endpoint lists, by the count of its connection metric,
+// or not at all.
+func verification(s *spec.Spec) string {
+	switch {
+	case s.PeersPath != "":
+		return summary.ByPeerIDs
+	case s.Connections != nil:
+		return summary.ByConnectionCount
+	default:
+		return summary.NotVerified
 	}
-	for _, c := range list.Items {
-		for _, n := range m.Nodes {
-			if n.Name == c.Labels[LabelNode] {
-				return n, nil
-			}
+}
+
+// Verification says, per group (spec name), how its nodes' connections are
+// proven: summary.ByPeerIDs, summary.ByConnectionCount or
+// summary.NotVerified.
+func (m *Mesh) Verification() map[string]string {
+	out := map[string]string{}
+	for _, n := range m.Nodes {
+		out[n.Group] = verification(n.spec)
+	}
+	return out
+}
+
+// Unverified names the groups whose spec gives no way to count connections:
+// their part of the topology is not proven.
+func (m *Mesh) Unverified() []string {
+	var out []string
+	for _, n := range m.Nodes {
+		if verification(n.spec) == summary.NotVerified && !slices.Contains(out, n.Group) {
+			out = append(out, n.Group)
 		}
 	}
-	return nil, nil
+	return out
 }

@@ -23,16 +23,16 @@ type DegreeFit struct {
 // ByDegree fits figure against the nodes' degrees in the topology.
 func (r *Recording) ByDegree(figure string) DegreeFit {
 	f := DegreeFit{Figure: figure}
-	deg := r.Mesh.Graph.Degrees()
+	deg := r.Graph.Degrees()
 	means := map[string]float64{}
 	for _, role := range r.Roles() {
 		for node, v := range r.Role(role).NodeMeans(figure) {
 			means[node] = v
 		}
 	}
-	for i, n := range r.Mesh.Nodes {
+	for _, n := range r.nodes {
 		if v, ok := means[n.Name]; ok {
-			f.X, f.Y, f.Nodes = append(f.X, float64(deg[i])), append(f.Y, v), append(f.Nodes, n.Name)
+			f.X, f.Y, f.Nodes = append(f.X, float64(deg[n.Index])), append(f.Y, v), append(f.Nodes, n.Name)
 		}
 	}
 	f.Line, f.Err = series.Fit(f.X, f.Y)
@@ -54,11 +54,11 @@ var degreeFigures = []struct {
 func (r *Recording) WriteDegreeArtifacts(t testing.TB) {
 	t.Helper()
 	files := map[string][]byte{}
-	prefix := fmt.Sprintf("%s-%d", r.Mesh.Config.Name, r.Mesh.Config.Peers)
+	prefix := r.filePrefix()
 	for _, df := range degreeFigures {
 		fit := r.ByDegree(df.figure)
 		c := chart.ScatterFit{
-			Title:      fmt.Sprintf("%s against connections: %s, %d nodes", df.label, r.Mesh.Graph.Name, r.Mesh.Graph.N),
+			Title:      fmt.Sprintf("%s against connections: %s, %d nodes", df.label, r.Graph.Name, r.Graph.N),
 			XLabel:     "connections (degree)",
 			YLabel:     df.label,
 			YUnit:      df.unit,
@@ -76,7 +76,7 @@ func (r *Recording) WriteDegreeArtifacts(t testing.TB) {
 		}
 		maps.Copy(files, rendered)
 	}
-	for _, dir := range r.artifactDirs(t) {
+	for _, dir := range artifactDirs(t, r.Config.ResultsDir) {
 		if err := writeFiles(dir, files); err != nil {
 			t.Errorf("meshtest: write degree charts to %s: %v", dir, err)
 		}

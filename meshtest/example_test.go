@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest"
+	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -40,13 +41,13 @@ func ExampleNewGraph() {
 }
 
 // Another image in place of the bundled node, from a spec file.
-func ExampleLoadSpec() {
+func ExampleConfig_Spec() {
 	var t *testing.T
 
-	spec, err := meshtest.LoadSpec("testdata/specs/kubo-peer.json")
+	s, err := spec.Load("testdata/specs/kubo-peer.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mesh := meshtest.New(t, meshtest.Config{Name: "kubo", Peers: 20, Spec: spec})
+	mesh := meshtest.New(t, meshtest.Config{Name: "kubo", Peers: 20, Spec: s})
 	mesh.Record(t, 30*time.Second).WriteArtifacts(t)
 }

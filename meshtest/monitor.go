@@ -1,191 +1,91 @@
 package meshtest
 
 import (
-	"archive/tar"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/moby/moby/client"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/meshtest/meshtest/meshtest/cgroup"
+	"github.com/meshtest/meshtest/meshtest/monitor"
+	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
-// PrometheusVersion is the Prometheus server Config.Monitor builds: from
-// source, through the Go module proxy, into a FROM scratch image tagged by
-// this version and reused across runs (the first build takes minutes).
-const PrometheusVersion = "v0.316.0"
+// PrometheusVersion is the Prometheus server Config.Monitor runs.
+const PrometheusVersion = monitor.Version
 
-// PrometheusSpec runs a real Prometheus server as a service of the mesh,
-// with its admin API on, for the snapshot that goes into the artifacts.
-// config is its prometheus.yml.
-func PrometheusSpec(config string) *Spec {
-	return &Spec{
+// PrometheusSpec runs a real Prometheus server, built from source, as a
+// service of the mesh, with config as its prometheus.yml.
+func PrometheusSpec(config string) *spec.Spec {
+	return &spec.Spec{
 		Name:        "prometheus",
-		Build:       &Build{Package: "github.com/prometheus/prometheus/cmd/prometheus@" + PrometheusVersion},
-		P2PPort:     9090, // unused: a service has no p2p side
-		MetricsPort: 9090,
+		Build:       &spec.Build{Package: monitor.Package},
+		P2PPort:     monitor.Port, // unused: a service has no p2p side
+		MetricsPort: monitor.Port,
 		MetricsPath: "/metrics",
-		Args: []string{
-			"--config.file=/etc/prometheus/prometheus.yml",
-			"--storage.tsdb.path=/data",
-			"--web.listen-address=:9090",
-			"--web.enable-admin-api",
-		},
-		// The config file makes the root filesystem writable, and the data
-		// lives there rather than on a tmpfs: Docker cannot copy files out
-		// of a tmpfs, and the snapshot must come out. (Not at /prometheus:
-		// that is the binary.)
-		Files:    map[string]string{"/etc/prometheus/prometheus.yml": config},
-		Identity: Identity{From: "assigned"},
-		Ready:    Ready{HTTPPath: "/-/ready"},
+		Args:        monitor.Args(),
+		Files:       map[string]string{monitor.ConfigPath: config},
+		Identity:    spec.Identity{From: "assigned"},
+		Ready:       spec.Ready{HTTPPath: monitor.ReadyPath},
 	}
 }
 
-// exporter serves the harness's container-level samples (cgroup CPU,
-// memory, network, PIDs per node) so Prometheus holds them beside each
-// node's own metrics: one query can divide a node's goroutines by its
-// container's memory. It listens on the mesh network's gateway, the host's
-// address on that bridge, which the containers reach even on an internal
-// network, and nowhere else.
-type exporter struct {
-	srv                         *http.Server
-	addr                        string // host:port as Prometheus reaches it
-	cpu, mem, rss, pids, rx, tx *prometheus.GaugeVec
+// monitorState is Config.Monitor's part of a mesh: the exporter of the
+// harness's container samples and the client of the mesh's Prometheus.
+type monitorState struct {
+	exporter *monitor.Exporter
+	client   *monitor.Client
 }
 
-func newExporter(gateway string) (*exporter, error) {
-	ln, err := net.Listen("tcp", net.JoinHostPort(gateway, "0"))
-	if err != nil {
-		return nil, fmt.Errorf("monitor: listen on the mesh gateway %s: %w", gateway, err)
+// exportCost hands a node's container sample to Prometheus, when monitored.
+func (m *Mesh) exportCost(n *Node, st cgroup.Stats) {
+	if m.monitor != nil {
+		m.monitor.exporter.Set(n.Name, n.Role, n.Group, st)
 	}
-	labels := []string{"node", "role", "group"}
-	gauge := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "meshtest", Subsystem: "container", Name: name, Help: help}, labels)
-	}
-	x := &exporter{
-		addr: ln.Addr().String(),
-		cpu:  gauge("cpu_seconds", "CPU time of the node's container (cgroup), seconds since it started."),
-		mem:  gauge("memory_bytes", "Memory of the node's container minus inactive file cache, as docker stats shows."),
-		rss:  gauge("memory_rss_bytes", "Anonymous memory of the node's container."),
-		pids: gauge("pids", "Tasks in the node's container."),
-		rx:   gauge("network_receive_bytes", "Bytes the node's container received, all interfaces but lo."),
-		tx:   gauge("network_transmit_bytes", "Bytes the node's container sent, all interfaces but lo."),
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(x.cpu, x.mem, x.rss, x.pids, x.rx, x.tx)
-	x.srv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go x.srv.Serve(ln)
-	return x, nil
-}
-
-func (x *exporter) set(n *Node, st cgroup.Stats) {
-	l := prometheus.Labels{"node": n.Name, "role": n.Role, "group": n.Group}
-	x.cpu.With(l).Set(st.CPUSeconds)
-	x.mem.With(l).Set(st.MemoryBytes)
-	x.rss.With(l).Set(st.MemoryRSSBytes)
-	x.pids.With(l).Set(st.PIDs)
-	x.rx.With(l).Set(st.NetRxBytes)
-	x.tx.With(l).Set(st.NetTxBytes)
-}
-
-func (x *exporter) close() { x.srv.Close() }
-
-// prometheusConfig scrapes every node's metrics endpoint, labelled with the
-// node, its role and its group, and the harness's exporter.
-func (m *Mesh) prometheusConfig(exporterAddr string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Generated by meshtest for run %s.\nglobal:\n  scrape_interval: %s\n  scrape_timeout: %s\n  external_labels:\n    meshtest_run: %q\nscrape_configs:\n",
-		m.Run, promDuration(m.Config.Interval), promDuration(m.Config.Interval*9/10), m.Run)
-	groups := map[string][]*Node{}
-	var order []string
-	for _, n := range m.Nodes {
-		if groups[n.Group] == nil {
-			order = append(order, n.Group)
-		}
-		groups[n.Group] = append(groups[n.Group], n)
-	}
-	for _, g := range order {
-		nodes := groups[g]
-		fmt.Fprintf(&b, "  - job_name: %q\n    metrics_path: %q\n    static_configs:\n", "nodes-"+g, nodes[0].spec.MetricsPath)
-		for _, n := range nodes {
-			fmt.Fprintf(&b, "      - targets: [%q]\n        labels: {node: %q, role: %q, group: %q}\n",
-				fmt.Sprintf("%s:%d", n.Name, n.spec.MetricsPort), n.Name, n.Role, n.Group)
-		}
-	}
-	fmt.Fprintf(&b, "  - job_name: \"meshtest-harness\"\n    static_configs:\n      - targets: [%q]\n", exporterAddr)
-	return b.String()
-}
-
-func promDuration(d time.Duration) string {
-	if d%time.Second == 0 {
-		return fmt.Sprintf("%ds", int(d/time.Second))
-	}
-	return fmt.Sprintf("%dms", d.Milliseconds())
 }
 
 // startMonitor starts the exporter and a Prometheus server scraping the
-// whole mesh. It runs only when Config.Monitor asks: without it nothing of
-// Prometheus is built or started.
+// whole mesh, and waits until Prometheus scrapes every node, so that it
+// covers the whole sampling window, as the harness does.
 func (m *Mesh) startMonitor(ctx context.Context) error {
-	ins, err := m.e.NetworkInspect(ctx, m.Network, client.NetworkInspectOptions{})
+	host, err := m.run.HostAddr(ctx)
 	if err != nil {
 		return fmt.Errorf("monitor: %w", err)
 	}
-	var gateway string
-	for _, c := range ins.Network.IPAM.Config {
-		if c.Gateway.IsValid() && c.Gateway.Is4() {
-			gateway = c.Gateway.String()
-		}
-	}
-	if gateway == "" {
-		return fmt.Errorf("monitor: network %s has no IPv4 gateway to serve the harness's samples on", m.Network)
-	}
-	x, err := newExporter(gateway)
+	x, err := monitor.NewExporter(host)
 	if err != nil {
-		return err
+		return fmt.Errorf("monitor: %w", err)
 	}
-	m.exporter = x
-	m.onClose = append(m.onClose, x.close)
-	m.logf("meshtest: -monitor: starting Prometheus %s (built from source the first time: minutes)", PrometheusVersion)
-	s, err := m.startService(ctx, PrometheusSpec(m.prometheusConfig(x.addr)))
+	m.onTeardown(func() { x.Close() })
+	var targets []monitor.Target
+	for _, n := range m.Nodes {
+		targets = append(targets, monitor.Target{
+			Node: n.Name, Role: n.Role, Group: n.Group,
+			Address:     fmt.Sprintf("%s:%d", n.Name, n.spec.MetricsPort),
+			MetricsPath: n.spec.MetricsPath,
+		})
+	}
+	m.logf("meshtest: -monitor: starting Prometheus %s (built from source the first time: minutes)", monitor.Version)
+	s, err := m.startService(ctx, PrometheusSpec(monitor.Config(m.Run, m.Config.Interval, targets, x.Addr())))
 	if err != nil {
 		return err
 	}
 	m.Prometheus = s
-	// Prometheus applies discovered targets every few seconds and scrapes
-	// each at a jittered offset: wait until every node's target is up, so
-	// that Prometheus covers the whole sampling window, as the harness does.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		up, err := m.Query(ctx, `up{job=~"nodes-.*"} == 1`)
-		if err == nil && len(up) == len(m.Nodes) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("monitor: Prometheus at %s has %d of %d node targets up after a minute (last error: %v)", s.URL, len(up), len(m.Nodes), err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	c, err := monitor.NewClient(s.URL, m.httpClient().Transport)
+	if err != nil {
+		return fmt.Errorf("monitor: %w", err)
+	}
+	m.monitor = &monitorState{exporter: x, client: c}
+	if err := c.WaitTargets(ctx, len(m.Nodes), time.Minute); err != nil {
+		return fmt.Errorf("monitor: %w", err)
 	}
 	m.logf("meshtest: Prometheus at %s scrapes all %d nodes and the harness", s.URL, len(m.Nodes))
 	return nil
 }
 
-// PromQL queries worth running against a mesh, printed with -keep.
+// exampleQueries are PromQL queries worth running against a mesh, printed
+// with -keep.
 var exampleQueries = []string{
 	`up{job=~"nodes-.*"}`,
 	`go_goroutines{role="bootstrap"}`,
@@ -196,123 +96,33 @@ var exampleQueries = []string{
 
 // Query runs an instant PromQL query against the mesh's Prometheus and
 // returns the result vector's values by their "node" label (or the whole
-// label set when there is none).
+// label set when there is none). It gives up after monitor.DefaultTimeout.
 func (m *Mesh) Query(ctx context.Context, promql string) (map[string]float64, error) {
-	if m.Prometheus == nil {
+	if m.monitor == nil {
 		return nil, fmt.Errorf("query %q: the mesh has no Prometheus (Config.Monitor)", promql)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.Prometheus.URL+"/api/v1/query?query="+urlQueryEscape(promql), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("query %q: %w", promql, err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string `json:"resultType"`
-			Result     []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, fmt.Errorf("query %q: %w", promql, err)
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("query %q: %s", promql, body.Error)
-	}
-	out := map[string]float64{}
-	for _, r := range body.Data.Result {
-		key := r.Metric["node"]
-		if key == "" {
-			key = fmt.Sprint(r.Metric)
-		}
-		var v float64
-		if s, ok := r.Value[1].(string); ok {
-			fmt.Sscan(s, &v)
-		}
-		out[key] = v
-	}
-	return out, nil
+	return m.monitor.client.Query(ctx, promql)
 }
 
 // snapshotPrometheus asks Prometheus for a TSDB snapshot and copies it out
-// of the container into dir/prometheus-snapshot, which any Prometheus can
-// open with --storage.tsdb.path.
+// into dir/prometheus-snapshot, which any Prometheus opens with
+// --storage.tsdb.path (and monitor.ReadSnapshot reads).
 func (m *Mesh) snapshotPrometheus(ctx context.Context, dir string) error {
-	if m.Prometheus == nil {
+	if m.monitor == nil {
 		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Prometheus.URL+"/api/v1/admin/tsdb/snapshot", nil)
+	name, err := m.monitor.client.Snapshot(ctx)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	rc, err := m.run.CopyFrom(ctx, m.Prometheus.Name, monitor.SnapshotDir(name))
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Data struct {
-			Name string `json:"name"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Data.Name == "" {
-		return fmt.Errorf("snapshot: %s: %v", resp.Status, err)
-	}
-	rc, err := m.e.CopyFromContainer(ctx, m.Prometheus.Container, client.CopyFromContainerOptions{SourcePath: "/data/snapshots/" + body.Data.Name})
-	if err != nil {
-		return fmt.Errorf("snapshot: copy out: %w", err)
-	}
-	defer rc.Content.Close()
+	defer rc.Close()
 	dest := filepath.Join(dir, "prometheus-snapshot")
-	os.RemoveAll(dest)
-	return untar(rc.Content, dest)
-}
-
-// untar writes a tar stream's regular files under dest, dropping the
-// archive's top directory (the snapshot's name).
-func untar(r io.Reader, dest string) error {
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		parts := strings.SplitN(filepath.ToSlash(h.Name), "/", 2)
-		if len(parts) < 2 || parts[1] == "" || strings.Contains(parts[1], "..") {
-			continue
-		}
-		path := filepath.Join(dest, filepath.FromSlash(parts[1]))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			f, err := os.Create(path)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			f.Close()
-			if err != nil {
-				return err
-			}
-		}
+	if err := os.RemoveAll(dest); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
 	}
+	return monitor.Untar(rc, dest)
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -3,23 +3,31 @@ package meshtest
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/metrics"
+	"github.com/meshtest/meshtest/meshtest/spec"
+	"github.com/meshtest/meshtest/node"
 )
 
-// assignSpecs creates the nodes, gives each its spec, role and image
-// (building images that need it), and assigns identities where specs take them.
+// assignSpecs creates the nodes the topology has and the mesh lacks, gives
+// each its spec, role and image (building images that need it), and assigns
+// identities where specs take them.
 func (m *Mesh) assignSpecs(ctx context.Context) error {
 	cfg := m.Config
 	if m.base == nil {
-		m.base = cmp.Or(cfg.Spec, BundledSpec())
+		m.base = cmp.Or(cfg.Spec, spec.Bundled())
 	}
 	first := len(m.Nodes) // Grow adds nodes to a running mesh
 	for i := first; i < m.Graph.N; i++ {
@@ -40,47 +48,243 @@ func (m *Mesh) assignSpecs(ctx context.Context) error {
 			}
 		}
 	}
-	images := map[*Spec]string{}
 	for _, n := range m.Nodes[first:] {
 		n.Group = n.spec.Name
-		img, ok := images[n.spec]
-		if !ok {
-			var err error
-			if img, err = m.specImage(ctx, n.spec); err != nil {
-				return err
-			}
-			images[n.spec] = img
+		img, err := m.image(ctx, n.spec, m.Config.Image)
+		if err != nil {
+			return err
 		}
-		n.Image = img
+		n.Instance.Image = img
 	}
-	seen := map[string]bool{}
-	for _, g := range m.Unverified {
-		seen[g] = true
-	}
-	for _, n := range m.Nodes[first:] {
-		if n.spec.Connections == nil && n.spec.PeersPath == "" && !seen[n.Group] {
-			seen[n.Group] = true
-			m.Unverified = append(m.Unverified, n.Group)
-			m.logf("meshtest: spec %q names no connection metric: its nodes' connections are UNVERIFIED (sampling starts once they are ready)", n.Group)
+	if first == 0 { // Grow adds nodes of specs already named
+		for _, g := range m.Unverified() {
+			m.logf("meshtest: spec %q names no connection metric: its nodes' connections are UNVERIFIED (sampling starts once they are ready)", g)
 		}
 	}
 	return m.assignIdentities()
 }
 
-// specImage returns the image a spec runs, building it when it says how.
-func (m *Mesh) specImage(ctx context.Context, s *Spec) (string, error) {
-	img := cmp.Or(m.Config.Image, s.Image)
-	switch {
-	case img != "":
-		if _, err := m.e.ImageInspect(ctx, img); err != nil {
-			return "", fmt.Errorf("image %q (spec %q) is not on the Docker engine (%v): no registry is reachable, so build it locally first (`docker build -t %s .`) or give the spec a \"build\"", img, s.Name, err, img)
-		}
+// image resolves a spec's image once per mesh.
+func (m *Mesh) image(ctx context.Context, s *spec.Spec, override string) (string, error) {
+	if img, ok := m.images[s]; ok && override == m.Config.Image {
 		return img, nil
-	case s.bundled:
-		return bundledImage(ctx, m.e, m.logf)
-	default:
-		return buildSpecImage(ctx, m.e, s, m.logf)
 	}
+	img, err := m.backend.Image(ctx, s, override, m.logf)
+	if err != nil {
+		return "", err
+	}
+	if override == m.Config.Image {
+		m.images[s] = img
+	}
+	return img, nil
+}
+
+// assignIdentities gives every node whose spec accepts a key its key before
+// any node starts, so every such peer ID, and so every dial address, is
+// known up front and all those nodes can start at once.
+func (m *Mesh) assignIdentities() error {
+	for i, n := range m.Nodes {
+		if n.spec.Identity.From != "assigned" || n.key != "" {
+			continue
+		}
+		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			return fmt.Errorf("generate key for node %d: %w", i, err)
+		}
+		id, err := peer.IDFromPrivateKey(priv)
+		if err != nil {
+			return fmt.Errorf("peer ID of node %d: %w", i, err)
+		}
+		if n.key, err = node.EncodeKey(priv); err != nil {
+			return fmt.Errorf("encode key of node %d: %w", i, err)
+		}
+		n.PeerID = id.String()
+	}
+	return nil
+}
+
+func (m *Mesh) peerData(j int) spec.PeerData {
+	n := m.Nodes[j]
+	p := spec.PeerData{Name: n.Name, Host: n.Name, ID: n.PeerID, P2PPort: n.spec.P2PPort}
+	p.Addr = fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", p.Host, p.P2PPort, p.ID)
+	return p
+}
+
+// nodeData is what node i's templates see. Nodes find each other by their
+// name on the mesh network (Docker's embedded DNS answers on internal
+// networks too), so a node can be told whom to dial before that one starts.
+func (m *Mesh) nodeData(i int) spec.NodeData {
+	n := m.Nodes[i]
+	d := spec.NodeData{
+		Index: i, Name: n.Name, Role: n.Role, Host: n.Name,
+		P2PPort: n.spec.P2PPort, MetricsPort: n.spec.MetricsPort,
+		Key: n.key, Bootstrap: m.peerData(0),
+	}
+	if n.key != "" {
+		d.PeerID = n.PeerID
+	}
+	for _, j := range m.Graph.Dials(i) {
+		d.Dial = append(d.Dial, m.peerData(j))
+	}
+	return d
+}
+
+// nodeUnit is node i as the backend runs it: its spec rendered, and
+// Config.Env on top (nodes only: services keep their own environment).
+func (m *Mesh) nodeUnit(i int) (backend.Unit, error) {
+	n := m.Nodes[i]
+	u, err := unitOf(n.Name, n.Role, n.spec, n.Instance.Image, m.nodeData(i))
+	if err != nil {
+		return u, fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	maps.Copy(u.Env, m.Config.Env)
+	return u, nil
+}
+
+func unitOf(name, role string, s *spec.Spec, image string, d spec.NodeData) (backend.Unit, error) {
+	r, err := s.Render(d)
+	if err != nil {
+		return backend.Unit{}, err
+	}
+	return backend.Unit{
+		Name: name, Role: role, Group: s.Name, Image: image, Rendered: r,
+		Tmpfs: s.Tmpfs, MetricsPort: s.MetricsPort, MemoryBytes: s.MemoryBytes, CPUs: s.CPUs, CapAdd: s.CapAdd,
+	}, nil
+}
+
+// startNodes starts every node not yet started, with bounded parallelism,
+// printing progress, then learns their addresses with one status call.
+// Nodes whose identity the harness assigned all start at once; a node that
+// must dial one whose ID is learned from its logs or HTTP waits for that
+// ID, so such meshes start in waves (a star: the bootstrap, then every peer).
+func (m *Mesh) startNodes(ctx context.Context) error {
+	begin := time.Now()
+	var started atomic.Int32
+	pending := make([]bool, len(m.Nodes))
+	total := 0
+	for i, n := range m.Nodes {
+		pending[i] = !n.started() // Grow starts only the new nodes
+		if pending[i] {
+			total++
+		}
+	}
+	step := max(total/10, 10)
+	for left := total; left > 0; {
+		var wave []int
+		for i, p := range pending {
+			if p && m.dialTargetsKnown(i) {
+				wave = append(wave, i)
+			}
+		}
+		if len(wave) == 0 {
+			return fmt.Errorf("no node can start: each waits for the peer ID of a node it dials (identity learned after start) in a cycle")
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(m.Config.Parallelism)
+		for _, i := range wave {
+			g.Go(func() error {
+				if err := m.startNode(gctx, i); err != nil {
+					return err
+				}
+				if k := int(started.Add(1)); k%step == 0 || k == total {
+					m.logf("meshtest: started %d/%d nodes, %.1f s", k, total, time.Since(begin).Seconds())
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for _, i := range wave {
+			pending[i] = false
+		}
+		left -= len(wave)
+		if left > 0 || m.needsDiscovery() {
+			if err := m.learnAddresses(ctx); err != nil {
+				return err
+			}
+			if err := m.awaitNodes(ctx, wave); err != nil {
+				return err
+			}
+		}
+	}
+	m.BringUp = time.Since(begin)
+	if err := m.learnAddresses(ctx); err != nil {
+		return err
+	}
+	return m.awaitNodes(ctx, nil)
+}
+
+func (m *Mesh) startNode(ctx context.Context, i int) error {
+	n := m.Nodes[i]
+	u, err := m.nodeUnit(i)
+	if err != nil {
+		return err
+	}
+	inst, err := m.run.Start(ctx, u)
+	if inst.Handle != "" {
+		n.Instance = inst
+	}
+	if err != nil {
+		return fmt.Errorf("%w%s", err, m.lastLogs(context.WithoutCancel(ctx), n))
+	}
+	return nil
+}
+
+// dialTargetsKnown reports whether every node i dials has a known peer ID.
+func (m *Mesh) dialTargetsKnown(i int) bool {
+	for _, j := range m.Graph.Dials(i) {
+		if m.Nodes[j].PeerID == "" {
+			return false
+		}
+	}
+	return true
+}
+
+func (m *Mesh) needsDiscovery() bool {
+	for _, n := range m.Nodes {
+		if n.PeerID == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// learnAddresses reads every started node's address with one status call,
+// and fails for a node that is no longer running.
+func (m *Mesh) learnAddresses(ctx context.Context) error {
+	status, err := m.run.Status(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range m.Nodes {
+		if !n.started() {
+			continue
+		}
+		st := status[n.Name]
+		if !st.Running {
+			return fmt.Errorf("node %s exited before the mesh converged (state %q)%s", n.Name, st.State, m.lastLogs(ctx, n))
+		}
+		if st.MetricsAddr == "" {
+			return fmt.Errorf("node %s: no address on network %s to reach its metrics port at%s", n.Name, m.Network, m.lastLogs(ctx, n))
+		}
+		n.IP, n.MetricsURL = st.IP, "http://"+st.MetricsAddr
+	}
+	return nil
+}
+
+// exited returns a started node of this mesh that is no longer running.
+func (m *Mesh) exited(ctx context.Context) (*Node, error) {
+	status, err := m.run.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range m.Nodes {
+		if st, ok := status[n.Name]; n.started() && (!ok || !st.Running) {
+			return n, nil
+		}
+	}
+	return nil, nil
 }
 
 // awaitNodes waits until each node in idx (all when nil) is ready and its
@@ -92,14 +296,13 @@ func (m *Mesh) awaitNodes(ctx context.Context, idx []int) error {
 		}
 	}
 	deadline := time.Now().Add(m.Config.ConvergeTimeout)
-	httpc := &http.Client{Timeout: 2 * time.Second}
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	g, gctx := errgroup.WithContext(wctx)
 	waiting := make(chan struct{})
 	defer close(waiting)
-	// One list call a second tells whether any node died while waiting: a
-	// node that exits is never going to be ready, and its logs say why.
+	// One status call a second tells whether any node died while waiting:
+	// a node that exits is never going to be ready, and its logs say why.
 	go func() {
 		for {
 			select {
@@ -116,7 +319,7 @@ func (m *Mesh) awaitNodes(ctx context.Context, idx []int) error {
 	g.SetLimit(16)
 	for _, i := range idx {
 		n := m.Nodes[i]
-		g.Go(func() error { return m.awaitNode(gctx, httpc, n, deadline) })
+		g.Go(func() error { return m.awaitNode(gctx, n, n.spec, deadline) })
 	}
 	err := g.Wait()
 	if cause := context.Cause(wctx); cause != nil && cause != context.Canceled && ctx.Err() == nil {
@@ -125,30 +328,30 @@ func (m *Mesh) awaitNodes(ctx context.Context, idx []int) error {
 	return err
 }
 
-func (m *Mesh) awaitNode(ctx context.Context, httpc *http.Client, n *Node, deadline time.Time) error {
-	s := n.spec
+// awaitNode polls a node (or service) until its spec's readiness rule holds
+// and its peer ID is known.
+func (m *Mesh) awaitNode(ctx context.Context, n *Node, s *spec.Spec, deadline time.Time) error {
 	var idRe, readyRe *regexp.Regexp
 	if s.Identity.From != "assigned" {
-		idRe, _ = compileLinePattern(s.Identity.Pattern) // checked by Spec.check
+		idRe, _ = spec.LinePattern(s.Identity.Pattern) // checked by Spec.Check
 	}
 	if s.Ready.LogPattern != "" {
-		readyRe, _ = compileLinePattern(s.Ready.LogPattern)
+		readyRe, _ = spec.LinePattern(s.Ready.LogPattern)
 	}
-	var why string
+	httpc := m.httpClient()
 	for {
-		ready, reason := m.nodeReady(ctx, httpc, n, readyRe)
-		if n.ID == "" {
-			id, err := m.discoverID(ctx, httpc, n, idRe)
+		ready, why := m.nodeReady(ctx, httpc, n, s, readyRe)
+		if n.PeerID == "" {
+			id, err := m.discoverID(ctx, httpc, n, s, idRe)
 			if err == nil && id != "" {
-				n.ID = id
+				n.PeerID = id
 			} else {
-				reason = fmt.Sprintf("peer ID not found yet (identity from %s, pattern %q)", s.Identity.From, s.Identity.Pattern)
+				why = fmt.Sprintf("peer ID not found yet (identity from %s, pattern %q)", s.Identity.From, s.Identity.Pattern)
 			}
 		}
-		if ready && n.ID != "" {
+		if ready && n.PeerID != "" {
 			return nil
 		}
-		why = reason
 		if time.Now().After(deadline) {
 			return fmt.Errorf("node %s (spec %s) not ready within %v: %s%s", n.Name, s.Name, m.Config.ConvergeTimeout, why, m.lastLogs(ctx, n))
 		}
@@ -161,17 +364,15 @@ func (m *Mesh) awaitNode(ctx context.Context, httpc *http.Client, n *Node, deadl
 }
 
 // nodeReady applies the spec's readiness rule once.
-func (m *Mesh) nodeReady(ctx context.Context, httpc *http.Client, n *Node, logRe *regexp.Regexp) (bool, string) {
-	s := n.spec
+func (m *Mesh) nodeReady(ctx context.Context, httpc *http.Client, n *Node, s *spec.Spec, logRe *regexp.Regexp) (bool, string) {
 	switch {
 	case logRe != nil:
-		logs, err := m.e.nodeLogs(ctx, n.Container, "all")
+		logs, err := m.run.Logs(ctx, n.Name, 0)
 		if err == nil && logRe.MatchString(logs) {
 			return true, ""
 		}
 		return false, fmt.Sprintf("no log line matches ready pattern %q", s.Ready.LogPattern)
 	case s.Ready.Metric != nil:
-		// The readiness poll's client, not a fresh transport per poll.
 		fams, err := (&metrics.Scraper{Client: httpc}).Scrape(ctx, n.MetricsURL+cmp.Or(s.MetricsPath, "/metrics"))
 		if err != nil {
 			return false, err.Error()
@@ -183,7 +384,7 @@ func (m *Mesh) nodeReady(ctx context.Context, httpc *http.Client, n *Node, logRe
 		return false, fmt.Sprintf("metric %s = %v, ready at %v", s.Ready.Metric.Family, v, s.Ready.MetricMin)
 	default:
 		path := cmp.Or(s.Ready.HTTPPath, s.MetricsPath, "/metrics")
-		code, _, err := get(ctx, httpc, n.MetricsURL+path)
+		code, _, err := metrics.Get(ctx, httpc, n.MetricsURL+path)
 		if err == nil && code == http.StatusOK {
 			return true, ""
 		}
@@ -192,17 +393,17 @@ func (m *Mesh) nodeReady(ctx context.Context, httpc *http.Client, n *Node, logRe
 }
 
 // discoverID reads a node's peer ID from its logs or an HTTP endpoint.
-func (m *Mesh) discoverID(ctx context.Context, httpc *http.Client, n *Node, re *regexp.Regexp) (string, error) {
+func (m *Mesh) discoverID(ctx context.Context, httpc *http.Client, n *Node, s *spec.Spec, re *regexp.Regexp) (string, error) {
 	var text string
-	switch n.spec.Identity.From {
+	switch s.Identity.From {
 	case "log":
-		logs, err := m.e.nodeLogs(ctx, n.Container, "all")
+		logs, err := m.run.Logs(ctx, n.Name, 0)
 		if err != nil {
 			return "", err
 		}
 		text = logs
 	case "http":
-		_, body, err := get(ctx, httpc, n.MetricsURL+n.spec.Identity.Path)
+		_, body, err := metrics.Get(ctx, httpc, n.MetricsURL+s.Identity.Path)
 		if err != nil {
 			return "", err
 		}
@@ -212,18 +413,4 @@ func (m *Mesh) discoverID(ctx context.Context, httpc *http.Client, n *Node, re *
 		return sub[re.SubexpIndex("id")], nil
 	}
 	return "", nil
-}
-
-func get(ctx context.Context, httpc *http.Client, url string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := httpc.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, string(body), err
 }

@@ -2,7 +2,6 @@ package meshtest
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/meshtest/meshtest/meshtest/metrics"
 	"github.com/meshtest/meshtest/meshtest/series"
+	"github.com/meshtest/meshtest/meshtest/spec"
+	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
 // Figures a Recording holds for every node. Container figures come from the
@@ -31,20 +32,30 @@ const (
 	FigHeapInuse  = "heap_inuse_bytes" // go_memstats_heap_inuse_bytes
 	FigRSS        = "rss_bytes"        // process_resident_memory_bytes
 	FigOpenFDs    = "open_fds"
-	FigConns      = "connections" // open libp2p connections (meshnode_connections)
-	FigPeers      = "peers"       // connected peers (meshnode_peers)
+	FigConns      = spec.FigureConnections // open libp2p connections (meshnode_connections)
+	FigPeers      = "peers"                // connected peers (meshnode_peers)
 	FigStreams    = "streams"
 )
 
-// Recording is what Record saw: every node's samples, and the facts needed to
-// judge them. Its embedded series.Recording answers the questions tests ask
+// Recording is what Record saw: every node's samples, and the facts of the
+// mesh as it was when they were taken (a mesh that grows afterwards does not
+// change them). Its embedded series.Table answers the questions tests ask
 // (rec.Role("bootstrap").Mean("goroutines")).
 type Recording struct {
 	*series.Table
-	Mesh       *Mesh
-	Started    time.Time
-	Duration   time.Duration
-	CostSource string // where container figures came from: "cgroupfs" or "docker-stats-api"
+	Mesh   *Mesh          // the mesh recorded, which may have grown since
+	Config Config         // the mesh's Config when recorded
+	Graph  topology.Graph // the topology proven before the window
+	// BringUp, Converge and Floor are the mesh's timings when recorded:
+	// with Grow, those of the step that made this size.
+	BringUp, Converge, Floor time.Duration
+
+	Started  time.Time
+	Duration time.Duration
+	// CostSource says where container figures came from, and why not from
+	// the cgroup files if it fell back: "cgroupfs", or
+	// "docker-stats-api (cgroupfs: …)".
+	CostSource string
 
 	// HarnessCPU is this process's own CPU time while sampling: the cost of
 	// measuring, which must stay small beside what is measured.
@@ -68,8 +79,31 @@ type Recording struct {
 	// is shown in report.html.
 	Regression string
 
-	charts []string          // file names written by WriteArtifacts
-	svgs   map[string][]byte // its SVG charts by title, for report.html
+	nodes        []nodeFact        // the nodes recorded, in topology order
+	verification map[string]string // group -> how its connections were proven
+	charts       []string          // file names written by WriteArtifacts
+	svgs         map[string][]byte // its SVG charts by title, for report.html
+}
+
+// nodeFact is a node as it was when recorded.
+type nodeFact struct {
+	Index             int
+	Name, Role, Group string
+	Image             string
+}
+
+// PerConnection is a star's bootstrap figure beyond an average peer's, per
+// connection the bootstrap holds: (bootstrap mean − peer mean) / n, with n
+// the peers. It is the one definition of every per-connection figure a
+// benchmark reports (B/conn, goroutines/conn, cpu-s/conn/s): subtracting a
+// peer takes out what any node costs idle, so what remains is what the
+// connections cost. NaN where either role has no sample of the figure.
+func (r *Recording) PerConnection(figure string) float64 {
+	boot, peer := r.Role("bootstrap"), r.Role("peer")
+	if boot.Stats(figure).N == 0 || peer.Stats(figure).N == 0 || r.Config.Peers < 1 {
+		return math.NaN()
+	}
+	return (boot.Mean(figure) - peer.Mean(figure)) / float64(r.Config.Peers)
 }
 
 // HarnessCPUPercent is HarnessCPU as a percentage of one core over the window.
@@ -86,7 +120,7 @@ func (r *Recording) HarnessCPUPercent() float64 {
 // window, so the samples still reach the artifacts).
 func (m *Mesh) Record(t testing.TB, d time.Duration) *Recording {
 	t.Helper()
-	rec, err := m.record(t.Context(), d, t.Logf)
+	rec, err := m.record(d, t.Logf)
 	if err != nil {
 		t.Fatalf("meshtest: record: %v", err)
 	}
@@ -108,23 +142,33 @@ func violationList(vs []series.Violation, limit int) string {
 	return strings.Join(parts, "; ")
 }
 
-func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ...any)) (*Recording, error) {
-	if m.closed.Load() {
-		return nil, fmt.Errorf("mesh %s is already removed", m.Run)
+func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, error) {
+	m.busy.Lock()
+	defer m.busy.Unlock()
+	if err := m.alive(); err != nil {
+		return nil, err
 	}
+	ctx := m.ctx
 	interval := m.Config.Interval
 	if d < interval {
 		return nil, fmt.Errorf("duration %v is shorter than the sampling interval %v: nothing would be sampled", d, interval)
 	}
-	cost, err := newContainerCost(ctx, m.e, m.Nodes)
-	if err != nil {
-		return nil, err
+	names := make([]string, len(m.Nodes))
+	for i, n := range m.Nodes {
+		names[i] = n.Name
 	}
-	defer cost.close()
+	cost, err := m.run.Cost(ctx, names)
+	if err != nil {
+		return nil, m.why(err)
+	}
+	defer cost.Close()
+	if src := cost.Source(); src != "cgroupfs" {
+		logf("meshtest: container figures from %s", src)
+	}
 	queries := make([][]metrics.Query, len(m.Nodes))
 	targets := make([]*metrics.Target, len(m.Nodes))
 	for i, n := range m.Nodes {
-		queries[i] = n.spec.queries()
+		queries[i] = n.spec.Queries()
 		u := n.MetricsURL + cmp.Or(n.spec.MetricsPath, "/metrics")
 		if n.spec.FilterMetrics {
 			u = metrics.FilterURL(u, metrics.FamilyNames(queries[i]))
@@ -147,14 +191,11 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 	// sample, not a late round for everyone.
 	scrapeTimeout := interval * 9 / 10
 
-	rec := &Recording{
-		Table:    &series.Table{Interval: interval},
-		Mesh:         m,
-		CostSource:   cost.kind(),
-		ScrapeErrors: map[string]int{},
-	}
+	rec := m.newRecording()
+	rec.Table.Interval = interval
+	rec.CostSource = cost.Source()
 	rounds := int(d / interval)
-	logf("meshtest: sampling %d nodes every %v for %v (%d rounds; container figures from %s)", len(m.Nodes), interval, d, rounds, cost.kind())
+	logf("meshtest: sampling %d nodes every %v for %v (%d rounds)", len(m.Nodes), interval, d, rounds)
 	prevCPU := make([]float64, len(m.Nodes))
 	prevAt := make([]time.Time, len(m.Nodes))
 	missedInARow := make([]int, len(m.Nodes))
@@ -178,10 +219,10 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 					values[k] = v
 				}
 			}
-			st, cerr := cost.read(ctx, n)
+			st, cerr := cost.Read(ctx, n.Name)
 			now := time.Now()
-			if cerr == nil && m.exporter != nil {
-				m.exporter.set(n, st)
+			if cerr == nil {
+				m.exportCost(n, st)
 			}
 			if cerr == nil {
 				values[FigCPUSeconds] = st.CPUSeconds
@@ -222,20 +263,17 @@ func (m *Mesh) record(ctx context.Context, d time.Duration, logf func(string, ..
 			rec.Samples = append(rec.Samples, ss...)
 		}
 		if ctx.Err() != nil {
-			return rec, ctx.Err()
+			return rec, m.why(ctx.Err())
 		}
 		if time.Since(roundStart) > interval {
 			rec.LateRounds++
-		}
-		if m.closed.Load() {
-			return rec, fmt.Errorf("mesh %s was removed during the window", m.Run)
 		}
 		if round == rounds-1 {
 			break
 		}
 		select {
 		case <-ctx.Done():
-			return rec, ctx.Err()
+			return rec, m.why(ctx.Err())
 		case <-ticker.C:
 		}
 	}
@@ -272,10 +310,10 @@ func (c cpuTime) sub(d cpuTime) cpuTime { return cpuTime{c.user - d.user, c.sys 
 // degree in the topology. A missing value is a missed read, not drift: it is
 // counted in ScrapeErrors instead.
 func (r *Recording) drift() []series.Violation {
-	deg := r.Mesh.Graph.Degrees()
+	deg := r.Graph.Degrees()
 	want := map[string]float64{}
-	for i, n := range r.Mesh.Nodes {
-		want[n.Name] = float64(deg[i])
+	for _, n := range r.nodes {
+		want[n.Name] = float64(deg[n.Index])
 	}
 	wantFn := func(node, _ string) float64 {
 		if w, ok := want[node]; ok {
@@ -290,6 +328,26 @@ func (r *Recording) drift() []series.Violation {
 		}
 	}
 	return out
+}
+
+// newRecording captures the facts of the mesh as it is now, for a
+// recording about to be made.
+func (m *Mesh) newRecording() *Recording {
+	r := &Recording{
+		Table:        &series.Table{Interval: m.Config.Interval},
+		Mesh:         m,
+		Config:       m.Config,
+		Graph:        m.Graph,
+		BringUp:      m.BringUp,
+		Converge:     m.Converge,
+		Floor:        m.Floor,
+		ScrapeErrors: map[string]int{},
+		verification: m.Verification(),
+	}
+	for _, n := range m.Nodes {
+		r.nodes = append(r.nodes, nodeFact{Index: n.Index, Name: n.Name, Role: n.Role, Group: n.Group, Image: n.Instance.Image})
+	}
+	return r
 }
 
 // processCPU is this process's CPU time so far.

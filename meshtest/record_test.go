@@ -1,13 +1,17 @@
 package meshtest
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest/series"
+	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -15,7 +19,7 @@ import (
 // the node's degree is drift; a sample that lacks the count (a missed read)
 // is not, since missed reads are judged separately.
 func TestDriftIgnoresGapsButNotWrongCounts(t *testing.T) {
-	m := &Mesh{Graph: topology.Star(2), Nodes: []*Node{{Name: "bootstrap"}, {Name: "peer-001"}, {Name: "peer-002"}}}
+	nodes := []nodeFact{{Index: 0, Name: "bootstrap"}, {Index: 1, Name: "peer-001"}, {Index: 2, Name: "peer-002"}}
 	sample := func(round int, node string, conns float64) series.Sample {
 		v := map[string]float64{FigConns: conns, FigPeers: conns}
 		if math.IsNaN(conns) {
@@ -23,7 +27,7 @@ func TestDriftIgnoresGapsButNotWrongCounts(t *testing.T) {
 		}
 		return series.Sample{Round: round, Node: node, Values: v}
 	}
-	rec := &Recording{Mesh: m, Table: &series.Table{Samples: []series.Sample{
+	rec := &Recording{Graph: topology.Star(2), nodes: nodes, Table: &series.Table{Samples: []series.Sample{
 		sample(0, "bootstrap", 2), sample(0, "peer-001", 1), sample(0, "peer-002", 1),
 		sample(1, "bootstrap", 1), sample(1, "peer-001", 1), sample(1, "peer-002", math.NaN()),
 	}}}
@@ -42,14 +46,50 @@ func TestConfigCheck(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Peers: 0}, "set -peers between 1 and 1022"},
+		{Config{Peers: 0}, "Config.Peers = 0: a mesh needs at least 1 peer besides the bootstrap; set Config.Peers between 1 and 1022"},
 		{Config{Peers: -1}, "at least 1 peer"},
 		{Config{Peers: 1023}, "at most 1023 containers"},
-		{Config{Peers: 5, Name: "has space"}, `name "has space"`},
-		{Config{Peers: 5, Interval: 10 * 1e6}, "interval = 10ms"},
+		{Config{Peers: 5, Name: "has space"}, `Config.Name = "has space"`},
+		{Config{Peers: 5, Interval: 10 * 1e6}, "Config.Interval = 10ms"},
+		{Config{Peers: 2, Groups: []Group{{Name: "a", Spec: spec.Bundled(), Count: 1}}}, "Config.Groups hold 1 peers in all, but Config.Peers = 2"},
+		{Config{Peers: 1, Services: []*spec.Spec{{Name: "x"}}}, `Config.Services[0]: spec "x": set "image"`},
 	} {
 		assert.ErrorContains(t, tc.cfg.Check(), tc.want, "%+v", tc.cfg)
 	}
 	assert.NoError(t, Config{Peers: 1022}.Check())
 	assert.NoError(t, Config{Peers: 1}.Check())
+}
+
+// TestConfigJSON: a Config encodes its durations as seconds, as the rest of
+// summary.json does, and reads back what it wrote.
+func TestConfigJSON(t *testing.T) {
+	c := Config{Name: "star", Peers: 10, Interval: 1500 * time.Millisecond, ConvergeTimeout: time.Minute, Env: map[string]string{"A": "b"}}
+	data, err := json.Marshal(c)
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"interval_s":1.5`)
+	assert.Contains(t, string(data), `"converge_timeout_s":60`)
+	assert.NotContains(t, string(data), `"interval":`)
+	var back Config
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Equal(t, c, back)
+}
+
+// A Config's defaults, as New applies them.
+func ExampleConfig_WithDefaults() {
+	c := Config{Peers: 100}.WithDefaults()
+	fmt.Println(c.Name, c.Parallelism, c.Interval, c.ConvergeTimeout)
+	// Output: mesh 4 1s 1m20.2s
+}
+
+// TestPerConnection: every per-connection figure subtracts an average
+// peer's from the bootstrap's before dividing by n; CPU used not to.
+func TestPerConnection(t *testing.T) {
+	rec := &Recording{Config: Config{Peers: 2}, Table: &series.Table{Samples: []series.Sample{
+		{Node: "bootstrap", Role: "bootstrap", Values: map[string]float64{FigCPUCores: 0.05, FigMemBytes: 10e6}},
+		{Node: "peer-001", Role: "peer", Values: map[string]float64{FigCPUCores: 0.01, FigMemBytes: 8e6}},
+		{Node: "peer-002", Role: "peer", Values: map[string]float64{FigCPUCores: 0.01, FigMemBytes: 8e6}},
+	}}}
+	assert.InDelta(t, 0.02, rec.PerConnection(FigCPUCores), 1e-12)
+	assert.InDelta(t, 1e6, rec.PerConnection(FigMemBytes), 1e-6)
+	assert.True(t, math.IsNaN(rec.PerConnection(FigGoroutines)), "no samples: NaN, not 0")
 }

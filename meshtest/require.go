@@ -1,9 +1,17 @@
 package meshtest
 
 import (
+	"context"
 	"os"
 	"testing"
+
+	"github.com/meshtest/meshtest/meshtest/backend/docker"
 )
+
+// DockerAvailable reports whether a Docker engine answers, found the way
+// New finds it (testcontainers-go's discovery: DOCKER_HOST, Docker contexts,
+// rootless sockets), with the reason when none does.
+func DockerAvailable(ctx context.Context) error { return docker.Available(ctx) }
 
 // RequireDocker skips t when no Docker engine answers, saying why, so that
 // `go test ./...` passes on a machine without one. With

@@ -13,7 +13,7 @@ func cost(name string, value, cv float64) Figure {
 }
 
 func star(figs ...Figure) *Set {
-	return &Set{Params: map[string]string{"peers": "10", "duration": "15s"}, Figures: figs}
+	return &Set{Params: map[string]string{"peers": "10", "duration_s": "15"}, Figures: figs}
 }
 
 func TestCompare(t *testing.T) {
@@ -86,7 +86,7 @@ func TestCompare(t *testing.T) {
 		},
 		{
 			name: "param mismatch fails", base: star(cost(f, 100, 0)),
-			now:      &Set{Params: map[string]string{"peers": "20", "duration": "15s", "image": "x"}, Figures: []Figure{cost(f, 100, 0)}},
+			now:      &Set{Params: map[string]string{"peers": "20", "duration_s": "15", "image": "x"}, Figures: []Figure{cost(f, 100, 0)}},
 			verdicts: map[string]string{f: OK}, failed: true,
 			wantMismatch: []string{"image: baseline unset, now x", "peers: baseline 10, now 20"},
 		},

@@ -25,7 +25,7 @@ func Example() {
 	up := regress.FromRuns("bring_up_s", []float64{8.8, 9.4}, "s")
 	up.Gate = false // Docker's start time on this machine, not the node's cost
 	now := &regress.Set{
-		Params: map[string]string{"peers": "10", "duration": "15s", "image": "meshtest-node:dev"},
+		Params: map[string]string{"peers": "10", "duration_s": "15", "image": "meshtest-node:dev"},
 		Figures: []regress.Figure{
 			regress.FromRuns("bootstrap_bytes_per_conn", []float64{17300, 17500}, "B/conn"),
 			regress.FromRuns("bootstrap_goroutines_per_conn", []float64{2.01, 2.01}, "goroutines/conn"),

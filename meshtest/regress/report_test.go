@@ -108,7 +108,7 @@ func TestMarkdownVerdictLine(t *testing.T) {
 		},
 		{
 			"not comparable", star(cost(f, 100, 0)),
-			&Set{Params: map[string]string{"peers": "100", "duration": "15s"}, Figures: []Figure{cost(f, 100, 0)}},
+			&Set{Params: map[string]string{"peers": "100", "duration_s": "15"}, Figures: []Figure{cost(f, 100, 0)}},
 			`❌ not comparable: baseline and this run differ in peers; record a matching baseline with "make baseline"`,
 		},
 		{"from zero", star(cost(f, 0, 0)), star(cost(f, 1, 0)), "❌ regression: bootstrap_bytes_per_conn (+∞ %)"},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -16,9 +17,13 @@ import (
 // SchemaName and SchemaVersion identify the baseline file layout. Bump
 // SchemaVersion on any change a reader of the previous layout would
 // misread; old baselines are then refused, not guessed at.
+//
+// Version 2 writes durations in Params as seconds under keys ending in _s
+// ("duration_s": "15"), as summary.json does; version 1 wrote Go durations
+// ("duration": "15s"). Read converts version 1 files.
 const (
 	SchemaName    = "meshtest/baseline"
-	SchemaVersion = 1
+	SchemaVersion = 2
 )
 
 // ErrNoBaseline is returned, wrapped, by [Read] when the baseline file does
@@ -32,7 +37,7 @@ type Set struct {
 	SchemaVersion int       `json:"schema_version"`
 	Created       time.Time `json:"created"`
 	GitRevision   string    `json:"git_revision,omitempty"`
-	// Params define the experiment: "peers" → "10", "duration" → "15s",
+	// Params define the experiment: "peers" → "10", "duration_s" → "15",
 	// "image" → "meshtest-node:dev". Two sets are only comparable if their
 	// Params agree (see [Compare]).
 	Params map[string]string `json:"params"`
@@ -61,7 +66,7 @@ func (e *BaselineFormatError) Error() string {
 	if e.Version > SchemaVersion {
 		advice = `it was written by a newer meshtest; update, or run "make baseline" to re-record it with this one`
 	}
-	return fmt.Sprintf("read baseline %s: found %s, this meshtest supports version %d only: %s",
+	return fmt.Sprintf("read baseline %s: found %s, this meshtest supports versions 1 to %d: %s",
 		e.Path, found, SchemaVersion, advice)
 }
 
@@ -86,17 +91,40 @@ func Read(path string) (*Set, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("read baseline %s: %w", path, err)
 	}
-	if head.Schema != SchemaName || head.SchemaVersion != SchemaVersion {
+	if head.Schema != SchemaName || head.SchemaVersion < 1 || head.SchemaVersion > SchemaVersion {
 		return nil, &BaselineFormatError{Path: path, Schema: head.Schema, Version: head.SchemaVersion}
 	}
 	var s Set
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("read baseline %s: %w", path, err)
 	}
+	if head.SchemaVersion == 1 {
+		if err := durationsToSeconds(s.Params); err != nil {
+			return nil, fmt.Errorf("read baseline %s: %w", path, err)
+		}
+	}
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("read baseline %s: %w", path, err)
 	}
 	return &s, nil
+}
+
+// durationsToSeconds rewrites version 1's duration params ("duration":
+// "15s") as version 2 has them ("duration_s": "15").
+func durationsToSeconds(params map[string]string) error {
+	for _, k := range []string{"duration", "interval"} {
+		v, ok := params[k]
+		if !ok {
+			continue
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("param %s = %q: %w", k, v, err)
+		}
+		delete(params, k)
+		params[k+"_s"] = strconv.FormatFloat(d.Seconds(), 'g', -1, 64)
+	}
+	return nil
 }
 
 // Write stores s at path as indented JSON, stamped with the current

@@ -18,7 +18,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	s := &Set{
 		Created:     time.Date(2026, 5, 4, 9, 12, 0, 0, time.UTC),
 		GitRevision: "4f1c2d9e0b7a",
-		Params:      map[string]string{"peers": "10", "duration": "15s", "image": "meshtest-node:dev"},
+		Params:      map[string]string{"peers": "10", "duration_s": "15", "image": "meshtest-node:dev"},
 		Host:        "linux/amd64, 8 cores",
 		Figures: []Figure{
 			cost("peer_mem_bytes", 16318464, 0.01),
@@ -50,7 +50,7 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	second, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Equal(t, string(first), string(second))
-	assert.True(t, strings.HasPrefix(string(first), "{\n  \"schema\": \"meshtest/baseline\",\n  \"schema_version\": 1,"), "indented, schema first:\n%s", first)
+	assert.True(t, strings.HasPrefix(string(first), "{\n  \"schema\": \"meshtest/baseline\",\n  \"schema_version\": 2,"), "indented, schema first:\n%s", first)
 
 	entries, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
@@ -92,15 +92,15 @@ func TestReadRejectsSchema(t *testing.T) {
 			// The v0 fixture holds figures as an object: the schema check must
 			// come before a decode that would fail on it.
 			name: "older version", path: "testdata/star-v0.json", version: 0,
-			want: []string{"testdata/star-v0.json", `"meshtest/baseline" version 0`, "supports version 1", `run "make baseline" to refresh it`},
+			want: []string{"testdata/star-v0.json", `"meshtest/baseline" version 0`, "supports versions 1 to 2", `run "make baseline" to refresh it`},
 		},
 		{
-			name: "newer version", path: write("v2.json", `{"schema": "meshtest/baseline", "schema_version": 2, "figures": 3}`), version: 2,
-			want: []string{"version 2", "supports version 1", "newer meshtest", "make baseline"},
+			name: "newer version", path: write("v3.json", `{"schema": "meshtest/baseline", "schema_version": 3, "figures": 3}`), version: 3,
+			want: []string{"version 3", "supports versions 1 to 2", "newer meshtest", "make baseline"},
 		},
 		{
 			name: "not a baseline", path: write("summary.json", `{"schema": "meshtest/summary", "schema_version": 1}`), version: 1,
-			want: []string{`found schema "meshtest/summary" version 1`, `want "meshtest/baseline" version 1`, "not a baseline", "make baseline"},
+			want: []string{`found schema "meshtest/summary" version 1`, `want "meshtest/baseline" version 2`, "not a baseline", "make baseline"},
 		},
 	}
 	for _, tt := range tests {
@@ -170,4 +170,16 @@ func TestFromRuns(t *testing.T) {
 		})
 	}
 	assert.True(t, math.IsNaN(FromRuns("x", nil, "s").Value), "no runs: NaN, not a made-up 0")
+}
+
+// TestReadVersion1: a version 1 baseline reads, its Go-duration params
+// rewritten as the seconds version 2 compares.
+func TestReadVersion1(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "v1.json")
+	require.NoError(t, os.WriteFile(p, []byte(`{"schema": "meshtest/baseline", "schema_version": 1,
+		"params": {"duration": "15s", "interval": "500ms", "peers": "10"},
+		"figures": [{"name": "a", "unit": "B", "value": 1, "n": 1, "higher_is_worse": true, "gate": true}]}`), 0o644))
+	s, err := Read(p)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"duration_s": "15", "interval_s": "0.5", "peers": "10"}, s.Params)
 }

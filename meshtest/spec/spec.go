@@ -1,4 +1,4 @@
-package meshtest
+package spec
 
 import (
 	"bytes"
@@ -12,10 +12,10 @@ import (
 	"github.com/meshtest/meshtest/meshtest/metrics"
 )
 
-// Spec says how to run one kind of node: the bundled node (BundledSpec) or
-// any other image. Its string fields Args, Env values and Files contents are
-// Go templates filled per node with NodeData. A Spec is written in Go or as a
-// JSON file (LoadSpec); the JSON names are the ones below.
+// Spec says how to run one kind of node: the bundled node (Bundled) or any
+// other image. Its string fields Args, Env values and Files contents are Go
+// templates filled per node with NodeData. A Spec is written in Go or as a
+// JSON file (Load); the JSON names are the ones below.
 type Spec struct {
 	// Name names the spec's group in roles, labels and reports: "meshnode".
 	Name string `json:"name"`
@@ -62,14 +62,17 @@ type Spec struct {
 	// CapAdd grants capabilities beyond none, only when asked (e.g.
 	// NET_ADMIN for traffic shaping).
 	CapAdd []string `json:"cap_add,omitempty"`
-
-	bundled bool // BundledSpec: built from node/ in this module
 }
 
-// Build makes an image offline: `CGO_ENABLED=0 go install Package` (a module
-// path with @version, fetched through the Go module proxy) or a static Binary
-// already on disk, copied into a FROM scratch image.
+// Build makes an image offline: the bundled node of this module (Bundled),
+// `CGO_ENABLED=0 go install Package` (a module path with @version, fetched
+// through the Go module proxy) or a static Binary already on disk, copied
+// into a FROM scratch image. Exactly one of the three is set.
 type Build struct {
+	// Bundled builds node/cmd/meshnode of this module from source. In a JSON
+	// spec, {"build": {"bundled": true}} starts from the whole bundled spec
+	// (Bundled()), so a file needs only what it changes, e.g. one env value.
+	Bundled bool   `json:"bundled,omitempty"`
 	Package string `json:"package,omitempty"` // e.g. "github.com/ipfs/kubo/cmd/ipfs@v0.43.1"
 	// Requires pins other modules (module@version) by building Package from
 	// a throwaway module that requires them too: for programs whose go.mod
@@ -132,12 +135,24 @@ func (d NodeData) DialAddrs() string {
 	return strings.Join(out, ",")
 }
 
-// BundledSpec is the bundled node of node/, built from source.
-func BundledSpec() *Spec {
+// Ports of the bundled node inside its container. Nodes are reached on their
+// own addresses, so every node can use the same ones.
+const (
+	BundledP2PPort     = 4001
+	BundledMetricsPort = 9090
+)
+
+// FigureConnections is the sample column of a node's open connections, the
+// figure convergence and drift are judged by.
+const FigureConnections = "connections"
+
+// Bundled is the bundled node of node/, built from source.
+func Bundled() *Spec {
 	return &Spec{
 		Name:        "meshnode",
-		P2PPort:     P2PPort,
-		MetricsPort: MetricsPort,
+		Build:       &Build{Bundled: true},
+		P2PPort:     BundledP2PPort,
+		MetricsPort: BundledMetricsPort,
 		MetricsPath: "/metrics",
 		Env: map[string]string{
 			"MESHNODE_KEY":          "{{.Key}}",
@@ -147,11 +162,10 @@ func BundledSpec() *Spec {
 		},
 		Identity:      Identity{From: "assigned"},
 		Ready:         Ready{HTTPPath: "/healthz"},
-		Connections:   &metrics.Query{Name: FigConns, Family: "meshnode_connections"},
+		Connections:   &metrics.Query{Name: FigureConnections, Family: "meshnode_connections"},
 		PeersPath:     "/peers",
 		Metrics:       metrics.DefaultQueries(),
 		FilterMetrics: true,
-		bundled:       true,
 	}
 }
 
@@ -166,28 +180,53 @@ func defaultQueries() []metrics.Query {
 	return out
 }
 
-// LoadSpec reads a spec from a JSON file. Unknown fields are errors, so a
-// misspelt key is not silently ignored.
-func LoadSpec(path string) (*Spec, error) {
+// Load reads a spec from a JSON file. Unknown fields are errors, so a
+// misspelt key is not silently ignored. A file whose build is
+// {"bundled": true} starts from Bundled(): its other keys replace the bundled
+// spec's, and its env and files are added to the bundled ones.
+func Load(path string) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("spec: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var s Spec
-	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("spec %s: %w (see the README for the schema)", path, err)
-	}
-	if err := s.check(); err != nil {
+	s, err := Parse(data)
+	if err != nil {
 		return nil, fmt.Errorf("spec %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse reads a spec from JSON, as Load does.
+func Parse(data []byte) (*Spec, error) {
+	decode := func(s *Spec) error {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(s); err != nil {
+			return fmt.Errorf("%w (see the README for the schema)", err)
+		}
+		return nil
+	}
+	var s Spec
+	if err := decode(&s); err != nil {
+		return nil, err
+	}
+	if s.Build != nil && s.Build.Bundled {
+		// Decoding onto the bundled spec keeps what the file leaves out and
+		// merges its maps into the bundled ones.
+		s = *Bundled()
+		if err := decode(&s); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Check(); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
 
-// queries are the figures sampled from the node, the connection count
+// Queries are the figures sampled from the node, the connection count
 // included.
-func (s *Spec) queries() []metrics.Query {
+func (s *Spec) Queries() []metrics.Query {
 	qs := s.Metrics
 	if qs == nil {
 		qs = defaultQueries()
@@ -195,20 +234,20 @@ func (s *Spec) queries() []metrics.Query {
 	if s.Connections != nil {
 		has := false
 		for _, q := range qs {
-			has = has || q.Name == FigConns
+			has = has || q.Name == FigureConnections
 		}
 		if !has {
 			c := *s.Connections
-			c.Name = FigConns
+			c.Name = FigureConnections
 			qs = append(qs, c)
 		}
 	}
 	return qs
 }
 
-// check validates a spec before anything starts, including that every
+// Check validates a spec before anything starts, including that every
 // template parses and uses only fields NodeData has.
-func (s *Spec) check() error {
+func (s *Spec) Check() error {
 	if s.Name == "" {
 		return fmt.Errorf(`spec without a "name"`)
 	}
@@ -218,8 +257,8 @@ func (s *Spec) check() error {
 		return fmt.Errorf(`%s: set "image" (a local tag) or "build"`, where)
 	case s.Image != "" && s.Build != nil:
 		return fmt.Errorf(`%s: set "image" or "build", not both`, where)
-	case s.Build != nil && (s.Build.Package == "") == (s.Build.Binary == ""):
-		return fmt.Errorf(`%s: "build" needs exactly one of "package" or "binary"`, where)
+	case s.Build != nil && count(s.Build.Bundled, s.Build.Package != "", s.Build.Binary != "") != 1:
+		return fmt.Errorf(`%s: "build" needs exactly one of "bundled", "package" or "binary"`, where)
 	case s.P2PPort <= 0 || s.P2PPort > 65535:
 		return fmt.Errorf(`%s: "p2p_port" %d is not a port`, where, s.P2PPort)
 	case s.MetricsPort <= 0 || s.MetricsPort > 65535:
@@ -228,7 +267,7 @@ func (s *Spec) check() error {
 	switch s.Identity.From {
 	case "assigned":
 	case "log", "http":
-		re, err := compileLinePattern(s.Identity.Pattern)
+		re, err := LinePattern(s.Identity.Pattern)
 		if err != nil {
 			return fmt.Errorf(`%s: identity "pattern": %w`, where, err)
 		}
@@ -239,7 +278,7 @@ func (s *Spec) check() error {
 		return fmt.Errorf(`%s: identity "from" is %q; use "assigned", "log" or "http"`, where, s.Identity.From)
 	}
 	if p := s.Ready.LogPattern; p != "" {
-		if _, err := compileLinePattern(p); err != nil {
+		if _, err := LinePattern(p); err != nil {
 			return fmt.Errorf(`%s: ready "log_pattern": %w`, where, err)
 		}
 	}
@@ -269,10 +308,20 @@ func (s *Spec) check() error {
 	return nil
 }
 
-// compileLinePattern compiles a pattern that is matched against a node's
-// whole output, in multi-line mode so that ^ and $ anchor at line ends.
-func compileLinePattern(p string) (*regexp.Regexp, error) {
+// LinePattern compiles a pattern that is matched against a node's whole
+// output, in multi-line mode so that ^ and $ anchor at line ends.
+func LinePattern(p string) (*regexp.Regexp, error) {
 	return regexp.Compile("(?m)" + p)
+}
+
+func count(conds ...bool) int {
+	n := 0
+	for _, c := range conds {
+		if c {
+			n++
+		}
+	}
+	return n
 }
 
 func mapValues(m map[string]string) []string {
@@ -281,6 +330,41 @@ func mapValues(m map[string]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// Rendered is a spec filled in for one node: what a backend runs.
+type Rendered struct {
+	Args  []string
+	Env   map[string]string
+	Files map[string]string // path -> content
+}
+
+// Render fills every template of s for one node. Errors name the spec and
+// the field.
+func (s *Spec) Render(d NodeData) (Rendered, error) {
+	r := Rendered{Env: map[string]string{}, Files: map[string]string{}}
+	for k, v := range s.Env {
+		out, err := render(v, d)
+		if err != nil {
+			return r, fmt.Errorf("spec %s: env %s: %w", s.Name, k, err)
+		}
+		r.Env[k] = out
+	}
+	for _, a := range s.Args {
+		out, err := render(a, d)
+		if err != nil {
+			return r, fmt.Errorf("spec %s: args: %w", s.Name, err)
+		}
+		r.Args = append(r.Args, out)
+	}
+	for path, v := range s.Files {
+		out, err := render(v, d)
+		if err != nil {
+			return r, fmt.Errorf("spec %s: file %s: %w", s.Name, path, err)
+		}
+		r.Files[path] = out
+	}
+	return r, nil
 }
 
 // render fills one template. An unknown field is an error naming it

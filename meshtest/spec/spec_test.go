@@ -1,15 +1,12 @@
-package meshtest
+package spec
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
 func validSpec() *Spec {
@@ -21,7 +18,7 @@ func validSpec() *Spec {
 }
 
 func TestSpecCheck(t *testing.T) {
-	require.NoError(t, validSpec().check())
+	require.NoError(t, validSpec().Check())
 	for _, tc := range []struct {
 		name   string
 		break_ func(*Spec)
@@ -39,28 +36,28 @@ func TestSpecCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := validSpec()
 			tc.break_(s)
-			assert.ErrorContains(t, s.check(), tc.want)
-			assert.ErrorContains(t, s.check(), `spec "other"`, "the error names the spec")
+			assert.ErrorContains(t, s.Check(), tc.want)
+			assert.ErrorContains(t, s.Check(), `spec "other"`, "the error names the spec")
 		})
 	}
 }
 
-func TestLoadSpec(t *testing.T) {
+func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
 		return p
 	}
-	s, err := LoadSpec(write("ok.json", `{"name":"x","image":"x:1","p2p_port":1,"metrics_port":2,
+	s, err := Load(write("ok.json", `{"name":"x","image":"x:1","p2p_port":1,"metrics_port":2,
 		"identity":{"from":"log","pattern":"id=(?P<id>\\S+)"},
 		"connections":{"Name":"connections","Family":"libp2p_rcmgr_connections","Labels":{"scope":"system"}}}`))
 	require.NoError(t, err)
 	assert.Equal(t, "libp2p_rcmgr_connections", s.Connections.Family)
 
-	_, err = LoadSpec(write("typo.json", `{"name":"x","imag":"x:1"}`))
+	_, err = Load(write("typo.json", `{"name":"x","imag":"x:1"}`))
 	assert.ErrorContains(t, err, `unknown field "imag"`)
-	_, err = LoadSpec(filepath.Join(dir, "missing.json"))
+	_, err = Load(filepath.Join(dir, "missing.json"))
 	assert.ErrorContains(t, err, "missing.json")
 }
 
@@ -71,21 +68,35 @@ func TestRenderNodeData(t *testing.T) {
 	assert.Equal(t, "-n peer-001 -p 4001 -d /dns4/a/tcp/1/p2p/A,/dns4/b/tcp/1/p2p/B", got)
 }
 
-// TestIdentityNeverFound: a spec whose identity pattern never matches fails
-// with the node's name, what was looked for and its last log lines, and
-// leaves nothing behind.
-func TestIdentityNeverFound(t *testing.T) {
-	e := testEngine(t)
-	s := BundledSpec()
-	s.Name = "wrong-pattern"
-	s.Identity = Identity{From: "log", Pattern: `my id is (?P<id>\w+)`}
-	s.Env = map[string]string{"MESHNODE_DIAL": "{{.DialAddrs}}"}
-	m, err := start(t.Context(), t.Name(), Config{Peers: 1, Spec: s, ConvergeTimeout: 5 * time.Second}, topology.Star(1), t.Logf)
-	require.Error(t, err)
-	require.NotNil(t, m)
-	assert.Contains(t, err.Error(), "node bootstrap (spec wrong-pattern) not ready")
-	assert.Contains(t, err.Error(), "peer ID not found yet")
-	assert.Contains(t, err.Error(), `"event":"ready"`, "the node's own log lines are in the error")
-	m.close()
-	assert.Empty(t, leftovers(t, e, m.Run))
+// TestBundledJSON: the bundled node can be written as a JSON spec that
+// changes one thing and keeps the rest.
+func TestBundledJSON(t *testing.T) {
+	s, err := Parse([]byte(`{"name":"meshnode-limited","build":{"bundled":true},"env":{"MESHNODE_CONN_HIGH":"50"}}`))
+	require.NoError(t, err)
+	b := Bundled()
+	assert.Equal(t, "meshnode-limited", s.Name)
+	assert.True(t, s.Build.Bundled)
+	assert.Equal(t, "50", s.Env["MESHNODE_CONN_HIGH"], "the file's env value")
+	assert.Equal(t, b.Env["MESHNODE_DIAL"], s.Env["MESHNODE_DIAL"], "the bundled env is kept")
+	assert.Equal(t, b.PeersPath, s.PeersPath)
+	assert.Equal(t, b.Connections, s.Connections)
+	assert.Equal(t, "assigned", s.Identity.From)
+
+	_, err = Parse([]byte(`{"name":"x","build":{"bundled":true,"package":"a/b@v1"}}`))
+	assert.ErrorContains(t, err, `exactly one of "bundled", "package" or "binary"`)
+}
+
+func TestRender(t *testing.T) {
+	s := validSpec()
+	s.Files = map[string]string{"/etc/x.conf": "peers = {{.DialAddrs}}"}
+	s.Env = map[string]string{"NAME": "{{.Name}}"}
+	r, err := s.Render(NodeData{Name: "peer-001", P2PPort: 4001, Dial: []PeerData{{Addr: "/dns4/a/tcp/1/p2p/A"}}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"--connect=/dns4/a/tcp/1/p2p/A", "--port=4001"}, r.Args)
+	assert.Equal(t, map[string]string{"NAME": "peer-001"}, r.Env)
+	assert.Equal(t, "peers = /dns4/a/tcp/1/p2p/A", r.Files["/etc/x.conf"])
+
+	s.Env["BAD"] = "{{.Nope}}"
+	_, err = s.Render(NodeData{})
+	assert.ErrorContains(t, err, `spec other: env BAD`)
 }

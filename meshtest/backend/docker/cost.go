@@ -1,9 +1,10 @@
-package meshtest
+package docker
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 
@@ -11,67 +12,75 @@ import (
 	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/cgroup"
 )
 
-// containerCost reads one container's cgroup figures.
-type containerCost interface {
-	read(ctx context.Context, n *Node) (cgroup.Stats, error)
-	// kind names the source in the summary: "cgroupfs" or "docker-stats-api".
-	kind() string
-	close()
-}
-
-// newContainerCost prefers reading each container's cgroup files on the
-// host: a few small file reads per node, against a round trip through the
-// Docker daemon (which then does the same reads and encodes them as JSON).
-// At 100 nodes a second that is the difference between the harness disturbing
-// what it measures and not. Where the files are out of reach (Docker Desktop,
-// a remote engine) it falls back to the stats API.
-func newContainerCost(ctx context.Context, e *engine, nodes []*Node) (containerCost, error) {
-	if runtime.GOOS == "linux" {
-		if r, err := cgroup.NewReader("/sys/fs/cgroup", "/proc"); err == nil {
-			src := &cgroupCost{byNode: map[*Node]*cgroup.Handle{}}
-			if err := src.resolve(ctx, e, r, nodes); err == nil {
-				return src, nil
-			}
-			src.close()
+// Cost prefers reading each container's cgroup files on the host: a few
+// small file reads per node, against a round trip through the Docker daemon
+// (which then does the same reads and encodes them as JSON). At 100 nodes a
+// second that is the difference between the harness disturbing what it
+// measures and not. Where the files are out of reach (Docker Desktop, a
+// remote engine, a harness in a container without the host's /sys) it falls
+// back to the stats API and says why in Source.
+func (r *run) Cost(ctx context.Context, names []string) (backend.CostReader, error) {
+	ids := map[string]string{}
+	for _, name := range names {
+		id, err := r.container(name)
+		if err != nil {
+			return nil, err
 		}
+		ids[name] = id
 	}
-	return &apiCost{e: e}, nil
+	why := "cgroup files are read on Linux hosts only"
+	if runtime.GOOS == "linux" {
+		src, err := openCgroups(ctx, r.b, ids)
+		if err == nil {
+			return src, nil
+		}
+		why = err.Error()
+	}
+	return &apiCost{b: r.b, ids: ids, source: "docker-stats-api (cgroupfs: " + why + ")"}, nil
 }
 
 // cgroupCost keeps each container's cgroup files open for the window: on
 // this kind of VM the open and close calls were 80 % of a read's cost.
 type cgroupCost struct {
 	mu     sync.Mutex
-	byNode map[*Node]*cgroup.Handle
+	byName map[string]*cgroup.Handle
 }
 
-func (c *cgroupCost) close() {
+func (c *cgroupCost) Source() string { return "cgroupfs" }
+
+func (c *cgroupCost) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, h := range c.byNode {
+	for _, h := range c.byName {
 		h.Close()
 	}
+	return nil
 }
 
-func (c *cgroupCost) kind() string { return "cgroupfs" }
-
-// resolve finds each container's cgroup and init PID once, before sampling.
-func (c *cgroupCost) resolve(ctx context.Context, e *engine, r *cgroup.Reader, nodes []*Node) error {
+// openCgroups finds each container's cgroup and init PID once, before
+// sampling.
+func openCgroups(ctx context.Context, b *Backend, ids map[string]string) (*cgroupCost, error) {
+	r, err := cgroup.NewReader("/sys/fs/cgroup", "/proc")
+	if err != nil {
+		return nil, err
+	}
+	c := &cgroupCost{byName: map[string]*cgroup.Handle{}}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for _, n := range nodes {
+	for name, id := range ids {
 		g.Go(func() error {
-			ins, err := e.ContainerInspect(gctx, n.Container, client.ContainerInspectOptions{})
+			ins, err := b.cli.ContainerInspect(gctx, id, client.ContainerInspectOptions{})
 			if err != nil {
-				return fmt.Errorf("inspect %s: %w", n.Name, err)
+				return fmt.Errorf("inspect %s: %w", name, err)
 			}
 			if ins.Container.State == nil || ins.Container.State.Pid == 0 {
-				return fmt.Errorf("%s is not running", n.Name)
+				return fmt.Errorf("%s is not running", name)
 			}
-			cg, err := r.Find(n.Container)
+			cg, err := r.Find(id)
 			if err != nil {
 				return err
 			}
@@ -82,49 +91,58 @@ func (c *cgroupCost) resolve(ctx context.Context, e *engine, r *cgroup.Reader, n
 				return err
 			}
 			c.mu.Lock()
-			n.pid = ins.Container.State.Pid
-			c.byNode[n] = h
+			c.byName[name] = h
 			c.mu.Unlock()
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
-func (c *cgroupCost) read(_ context.Context, n *Node) (cgroup.Stats, error) {
+func (c *cgroupCost) Read(_ context.Context, name string) (cgroup.Stats, error) {
 	c.mu.Lock()
-	h, ok := c.byNode[n]
+	h, ok := c.byName[name]
 	c.mu.Unlock()
 	if !ok {
-		return cgroup.Stats{}, fmt.Errorf("no cgroup known for %s", n.Name)
+		return cgroup.Stats{}, fmt.Errorf("no cgroup known for %s", name)
 	}
 	return h.Read()
 }
 
 // apiCost asks the Docker daemon for one-shot stats: no second sample, so a
-// call returns at once; CPU rates come from consecutive rounds like above.
-type apiCost struct{ e *engine }
+// call returns at once; CPU rates come from consecutive rounds as above.
+type apiCost struct {
+	b      *Backend
+	ids    map[string]string
+	source string
+}
 
-func (a *apiCost) kind() string { return "docker-stats-api" }
+func (a *apiCost) Source() string { return a.source }
 
-func (a *apiCost) close() {}
+func (a *apiCost) Close() error { return nil }
 
-func (a *apiCost) read(ctx context.Context, n *Node) (cgroup.Stats, error) {
-	res, err := a.e.ContainerStats(ctx, n.Container, client.ContainerStatsOptions{})
+func (a *apiCost) Read(ctx context.Context, name string) (cgroup.Stats, error) {
+	res, err := a.b.cli.ContainerStats(ctx, a.ids[name], client.ContainerStatsOptions{})
 	if err != nil {
-		return cgroup.Stats{}, fmt.Errorf("stats of %s: %w", n.Name, err)
+		return cgroup.Stats{}, fmt.Errorf("stats of %s: %w", name, err)
 	}
 	defer res.Body.Close()
 	var s container.StatsResponse
 	if err := json.NewDecoder(res.Body).Decode(&s); err != nil {
-		return cgroup.Stats{}, fmt.Errorf("stats of %s: %w", n.Name, err)
+		return cgroup.Stats{}, fmt.Errorf("stats of %s: %w", name, err)
 	}
 	return statsFromAPI(&s), nil
 }
 
 // statsFromAPI maps the engine's stats to the cgroup figures, subtracting
 // the inactive file cache from memory as `docker stats` does (v1 and v2 name
-// it differently).
+// it differently). A figure the engine did not report is NaN, never zero: a
+// running container has at least one task, and its memory statistics name
+// its anonymous memory.
 func statsFromAPI(s *container.StatsResponse) cgroup.Stats {
 	mem := float64(s.MemoryStats.Usage)
 	for _, k := range []string{"total_inactive_file", "inactive_file"} {
@@ -133,19 +151,30 @@ func statsFromAPI(s *container.StatsResponse) cgroup.Stats {
 			break
 		}
 	}
-	rss := float64(s.MemoryStats.Stats["total_rss"])
-	if rss == 0 {
-		rss = float64(s.MemoryStats.Stats["anon"])
+	rss := math.NaN()
+	for _, k := range []string{"total_rss", "anon"} {
+		if v, ok := s.MemoryStats.Stats[k]; ok {
+			rss = float64(v)
+			break
+		}
 	}
 	out := cgroup.Stats{
 		CPUSeconds:     float64(s.CPUStats.CPUUsage.TotalUsage) / 1e9,
 		MemoryBytes:    mem,
 		MemoryRSSBytes: rss,
-		PIDs:           float64(s.PidsStats.Current),
+		PIDs:           math.NaN(),
+		NetRxBytes:     math.NaN(),
+		NetTxBytes:     math.NaN(),
 	}
-	for _, nw := range s.Networks {
-		out.NetRxBytes += float64(nw.RxBytes)
-		out.NetTxBytes += float64(nw.TxBytes)
+	if s.PidsStats.Current > 0 {
+		out.PIDs = float64(s.PidsStats.Current)
+	}
+	if len(s.Networks) > 0 {
+		out.NetRxBytes, out.NetTxBytes = 0, 0
+		for _, nw := range s.Networks {
+			out.NetRxBytes += float64(nw.RxBytes)
+			out.NetTxBytes += float64(nw.TxBytes)
+		}
 	}
 	return out
 }

@@ -1,40 +1,61 @@
-package meshtest
+package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
-	"golang.org/x/sync/errgroup"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
 )
 
-// Labels put on every container and network meshtest creates. The run label
-// is what teardown and the sweep select on; pid and host let a later run tell
-// a live run (leave it alone) from a killed one (remove what it left).
+// Labels put on every container and network this backend creates. The run
+// label is what removal and the sweep select on; the process label lets a
+// later run tell a live run (leave it alone) from a killed one (remove what
+// it left).
 const (
-	LabelRun   = "meshtest.run"
-	LabelTest  = "meshtest.test"
-	LabelNode  = "meshtest.node"
-	LabelRole  = "meshtest.role"
-	LabelGroup = "meshtest.group"
-	labelPID   = "meshtest.pid"
-	labelHost  = "meshtest.host"
+	LabelRun     = "meshtest.run"
+	LabelTest    = "meshtest.test"
+	LabelNode    = "meshtest.node"
+	LabelRole    = "meshtest.role"
+	LabelGroup   = "meshtest.group"
+	labelHost    = "meshtest.host"
+	labelPID     = "meshtest.pid"
+	labelProcess = "meshtest.process" // host/pid/start time: see process.go
+
+	labelMetricsPort = "meshtest.metrics-port" // the port Status reports as MetricsAddr
 )
 
-// engine is the Docker API as meshtest uses it: the client testcontainers-go
-// configures (DOCKER_HOST, ~/.testcontainers.properties), for the calls that
-// testcontainers has no verb for (lists, stats, logs, bulk removal).
-type engine struct {
-	*testcontainers.DockerClient
+// Options configure the Docker backend.
+type Options struct {
+	// PublishPorts reaches units through their metrics port published on
+	// 127.0.0.1 (never 0.0.0.0) instead of their container IPs: for hosts
+	// that cannot route to container IPs (Docker Desktop on macOS and
+	// Windows). It costs a docker-proxy process per unit, and the run's
+	// network then cannot be internal: Docker publishes no ports from
+	// internal networks.
+	PublishPorts bool
+	// Parallelism bounds concurrent removals. Default 8.
+	Parallelism int
 }
+
+// Backend runs meshes as containers of one Docker engine, through
+// testcontainers-go for creation and the engine's API for the rest.
+type Backend struct {
+	cli  *testcontainers.DockerClient
+	opts Options
+
+	infoOnce sync.Once
+	info     backend.Info
+}
+
+var _ backend.Backend = (*Backend)(nil)
+var _ backend.FloorMeasurer = (*Backend)(nil)
 
 // disableReaper turns off testcontainers' Ryuk reaper before its configuration
 // is first read: its image cannot be pulled offline, and meshtest removes what
@@ -45,40 +66,72 @@ func disableReaper() {
 	}
 }
 
-func newEngine(ctx context.Context) (*engine, error) {
+// New connects to the engine testcontainers-go finds (DOCKER_HOST, Docker
+// contexts, ~/.testcontainers.properties, rootless sockets).
+func New(ctx context.Context, opts Options) (*Backend, error) {
 	disableReaper()
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Docker: %w (is the engine running? `docker info` must work)", err)
 	}
-	return &engine{cli}, nil
+	if opts.Parallelism == 0 {
+		opts.Parallelism = 8
+	}
+	return &Backend{cli: cli, opts: opts}, nil
 }
 
-// DockerAvailable reports whether a Docker engine answers, with the reason
-// when it does not.
-func DockerAvailable(ctx context.Context) error {
+// Available reports whether a Docker engine answers, found the way New finds
+// it, with the reason when none does.
+func Available(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	disableReaper()
-	cli, err := client.New(client.FromEnv)
+	b, err := New(ctx, Options{})
 	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
+		return err
 	}
-	defer cli.Close()
-	if _, err := cli.Ping(ctx, client.PingOptions{}); err != nil {
+	defer b.Close()
+	if _, err := b.cli.Ping(ctx, client.PingOptions{}); err != nil {
 		return fmt.Errorf("no Docker engine answers: %w", err)
 	}
 	return nil
 }
 
-// runLabels are the labels that mark a resource as this run's.
+// Close releases the connection to the engine.
+func (b *Backend) Close() error { return b.cli.Close() }
+
+// Name is "docker".
+func (b *Backend) Name() string { return "docker" }
+
+// Client is the engine's API client, for tests and tools that need what the
+// seam does not offer (inspecting a container's settings).
+func (b *Backend) Client() *testcontainers.DockerClient { return b.cli }
+
+// Info describes the engine; it asks once per Backend.
+func (b *Backend) Info(ctx context.Context) backend.Info {
+	b.infoOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		b.info.Backend = "docker"
+		if v, err := b.cli.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+			b.info.ServerVersion, b.info.APIVersion = v.Version, v.APIVersion
+		}
+		if info, err := b.cli.Info(ctx, client.InfoOptions{}); err == nil {
+			b.info.StorageDriver, b.info.CgroupVersion, b.info.CgroupDriver = info.Info.Driver, info.Info.CgroupVersion, info.Info.CgroupDriver
+		}
+	})
+	return b.info
+}
+
+// runLabels are the labels that mark a resource as this run's, and this
+// process's.
 func runLabels(run, test string) map[string]string {
 	host, _ := os.Hostname()
 	return map[string]string{
-		LabelRun:  run,
-		LabelTest: test,
-		labelPID:  strconv.Itoa(os.Getpid()),
-		labelHost: host,
+		LabelRun:     run,
+		LabelTest:    test,
+		labelHost:    host,
+		labelPID:     strconv.Itoa(os.Getpid()),
+		labelProcess: self.String(),
 	}
 }
 
@@ -86,142 +139,6 @@ func runFilter(run string) client.Filters {
 	return make(client.Filters).Add("label", LabelRun+"="+run)
 }
 
-// removeRun removes every container and then the network of one run. It
-// stops each container with no grace period before removing it: force-removing
-// many running containers at once was seen to leave a bridge that refuses
-// removal ("has active endpoints"), stopping first was not, and is no slower.
-// It keeps going past errors and returns them all.
-func (e *engine) removeRun(ctx context.Context, run string, parallelism int) error {
-	list, err := e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(run)})
-	if err != nil {
-		return fmt.Errorf("list containers of run %s: %w", run, err)
-	}
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
-	g := new(errgroup.Group)
-	g.SetLimit(max(parallelism, 4))
-	for _, c := range list.Items {
-		g.Go(func() error {
-			if err := e.removeContainer(ctx, c.ID); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	g.Wait()
-	nets, err := e.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(run)})
-	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("list networks of run %s: %w", run, err))...)
-	}
-	for _, n := range nets.Items {
-		if err := e.removeNetwork(ctx, n.ID); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (e *engine) removeContainer(ctx context.Context, id string) error {
-	zero := 0
-	// A container that already exited makes Stop a no-op; errors from Stop
-	// are not fatal because the forced removal below settles it either way.
-	_, _ = e.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &zero})
-	if _, err := e.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !isNotFound(err) {
-		return fmt.Errorf("remove container %.12s: %w", id, err)
-	}
-	return nil
-}
-
-// removeNetwork retries while the engine still counts endpoints of removed
-// containers: seen here after bulk removals, it clears within seconds, and
-// disconnecting the stale endpoints by force clears it sooner.
-func (e *engine) removeNetwork(ctx context.Context, id string) error {
-	var err error
-	for attempt := 0; attempt < 20; attempt++ {
-		_, err = e.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
-		if err == nil || isNotFound(err) {
-			return nil
-		}
-		if strings.Contains(err.Error(), "active endpoints") {
-			if ins, ierr := e.NetworkInspect(ctx, id, client.NetworkInspectOptions{}); ierr == nil {
-				for cid := range ins.Network.Containers {
-					_, _ = e.NetworkDisconnect(ctx, id, client.NetworkDisconnectOptions{Container: cid, Force: true})
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove network %.12s: %w (last error: %v)", id, ctx.Err(), err)
-		case <-time.After(time.Duration(attempt+1) * 250 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("remove network %.12s: %w", id, err)
-}
-
-func isNotFound(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "No such") || strings.Contains(err.Error(), "not found"))
-}
-
-// sweep removes what killed runs left behind: resources labelled by a
-// meshtest process on this host that no longer exists. Runs of live
-// processes, on this host or another sharing the engine, are left alone.
-func (e *engine) sweep(ctx context.Context, logf func(string, ...any)) {
-	host, _ := os.Hostname()
-	dead := map[string]bool{}
-	consider := func(labels map[string]string) {
-		run := labels[LabelRun]
-		if run == "" || labels[labelHost] != host {
-			return
-		}
-		pid, err := strconv.Atoi(labels[labelPID])
-		if err != nil || pid == os.Getpid() {
-			return
-		}
-		if processAlive(pid) {
-			return
-		}
-		dead[run] = true
-	}
-	all := make(client.Filters).Add("label", LabelRun)
-	if list, err := e.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: all}); err == nil {
-		for _, c := range list.Items {
-			consider(c.Labels)
-		}
-	}
-	if nets, err := e.NetworkList(ctx, client.NetworkListOptions{Filters: all}); err == nil {
-		for _, n := range nets.Items {
-			consider(n.Labels)
-		}
-	}
-	for run := range dead {
-		logf("meshtest: removing run %s left by a process that no longer exists", run)
-		if err := e.removeRun(ctx, run, 8); err != nil {
-			logf("meshtest: sweep of run %s: %v", run, err)
-		}
-	}
-}
-
-// processAlive reports whether a process with this PID exists. EPERM means
-// it exists but belongs to someone else.
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// ContainerInspectIP returns a container's address on a network.
-func (e *engine) ContainerInspectIP(ctx context.Context, id, network string) (string, error) {
-	ins, err := e.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		return "", err
-	}
-	if ins.Container.NetworkSettings != nil {
-		if ep := ins.Container.NetworkSettings.Networks[network]; ep != nil && ep.IPAddress.IsValid() {
-			return ep.IPAddress.String(), nil
-		}
-	}
-	return "", fmt.Errorf("no address on network %s", network)
-}
+// networkName is the run's network: fresh for every run, because a network
+// the engine refuses to remove must not block the next run's.
+func networkName(run string) string { return "meshtest-" + run }

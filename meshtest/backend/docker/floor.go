@@ -1,4 +1,4 @@
-package meshtest
+package docker
 
 import (
 	"context"
@@ -8,23 +8,26 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
 )
 
-// measureFloor creates and starts n containers of image straight through the
-// Docker API, with the same parallelism, network kind and security settings
-// as the mesh but no testcontainers, no identities and no convergence: the
-// engine's own speed, measured in the same run so the ratio is fair. The
-// containers run the node idle (no dials) and are removed before it returns.
-func measureFloor(ctx context.Context, e *engine, image string, n, parallelism int, test string, logf func(string, ...any)) (time.Duration, error) {
-	run := "floor-" + randomHex(4)
-	labels := runLabels(run, test)
-	netName := "meshtest-" + run
+// Floor creates and starts n containers of image straight through the Docker
+// API, with the same parallelism, network kind and security settings as a
+// mesh but no testcontainers, no identities and no convergence: the engine's
+// own speed, measured in the same run so the ratio is fair. The containers
+// run the image idle (no dials) and are removed before Floor returns, on
+// every path; opts.ID names the run, so a caller interrupted meanwhile can
+// remove it too.
+func (b *Backend) Floor(ctx context.Context, opts backend.RunOptions, image string, n, parallelism int, logf backend.Logf) (d time.Duration, err error) {
+	labels := runLabels(opts.ID, opts.Test)
+	netName := networkName(opts.ID)
 	defer func() {
-		if err := e.removeRun(context.WithoutCancel(ctx), run, 2*parallelism); err != nil {
-			logf("meshtest: remove floor run %s: %v", run, err)
+		if rerr := b.RemoveRun(context.WithoutCancel(ctx), opts.ID, logf); rerr != nil {
+			logf("meshtest: remove floor run %s: %v", opts.ID, rerr)
 		}
 	}()
-	if _, err := e.NetworkCreate(ctx, netName, client.NetworkCreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
+	if _, err := b.cli.NetworkCreate(ctx, netName, client.NetworkCreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
 		return 0, fmt.Errorf("floor: create network: %w", err)
 	}
 	logf("meshtest: measuring the engine floor: %d plain containers through the Docker API", n)
@@ -33,8 +36,8 @@ func measureFloor(ctx context.Context, e *engine, image string, n, parallelism i
 	g.SetLimit(parallelism)
 	for i := range n {
 		g.Go(func() error {
-			res, err := e.ContainerCreate(gctx, client.ContainerCreateOptions{
-				Name:   fmt.Sprintf("meshtest-%s-%03d", run, i),
+			res, err := b.cli.ContainerCreate(gctx, client.ContainerCreateOptions{
+				Name:   fmt.Sprintf("meshtest-%s-%03d", opts.ID, i),
 				Config: &container.Config{Image: image, Labels: labels},
 				HostConfig: &container.HostConfig{
 					NetworkMode:    container.NetworkMode(netName),
@@ -46,7 +49,7 @@ func measureFloor(ctx context.Context, e *engine, image string, n, parallelism i
 			if err != nil {
 				return fmt.Errorf("floor: create container %d: %w", i, err)
 			}
-			if _, err := e.ContainerStart(gctx, res.ID, client.ContainerStartOptions{}); err != nil {
+			if _, err := b.cli.ContainerStart(gctx, res.ID, client.ContainerStartOptions{}); err != nil {
 				return fmt.Errorf("floor: start container %d: %w", i, err)
 			}
 			return nil
@@ -55,7 +58,7 @@ func measureFloor(ctx context.Context, e *engine, image string, n, parallelism i
 	if err := g.Wait(); err != nil {
 		return 0, err
 	}
-	d := time.Since(begin)
+	d = time.Since(begin)
 	logf("meshtest: engine floor: %d containers in %.1f s", n, d.Seconds())
 	return d, nil
 }

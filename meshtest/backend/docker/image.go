@@ -1,4 +1,4 @@
-package meshtest
+package docker
 
 import (
 	"archive/tar"
@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/moby/moby/client"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
 // BundledImageRepo is the repository of the bundled node's image. Its tag is
@@ -36,13 +38,13 @@ var bundled struct {
 // wraps it in a FROM scratch image, offline. The Go build cache makes the
 // compile cheap after the first time; the image is only built when no image
 // with the binary's content tag exists.
-func bundledImage(ctx context.Context, e *engine, logf func(string, ...any)) (string, error) {
+func (b *Backend) bundledImage(ctx context.Context, logf backend.Logf) (string, error) {
 	bundled.Lock()
 	defer bundled.Unlock()
 	if bundled.tag != "" {
 		return bundled.tag, nil
 	}
-	root, err := moduleRoot()
+	root, err := backend.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
@@ -63,32 +65,16 @@ func bundledImage(ctx context.Context, e *engine, logf func(string, ...any)) (st
 		return "", err
 	}
 	tag := BundledImageRepo + ":" + sum[:12]
-	if _, err := e.ImageInspect(ctx, tag); err == nil {
+	if _, err := b.cli.ImageInspect(ctx, tag); err == nil {
 		bundled.tag = tag
 		return tag, nil
 	}
 	logf("meshtest: building image %s from %s", tag, filepath.Join(root, "node"))
-	if err := buildScratchImage(ctx, e, bin, "/meshnode", tag); err != nil {
+	if err := b.buildScratchImage(ctx, bin, "/meshnode", tag); err != nil {
 		return "", err
 	}
 	bundled.tag = tag
 	return tag, nil
-}
-
-// moduleRoot finds the meshtest module's source: next to this file when the
-// test binary was built from a checkout, else where the go command has it.
-func moduleRoot() (string, error) {
-	if _, file, _, ok := runtime.Caller(0); ok {
-		root := filepath.Dir(filepath.Dir(file))
-		if _, err := os.Stat(filepath.Join(root, "node", "cmd", "meshnode")); err == nil {
-			return root, nil
-		}
-	}
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/meshtest/meshtest").Output()
-	if err != nil {
-		return "", fmt.Errorf("find the meshtest module's source to build the bundled node: %w", err)
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // scratchDockerfile is the whole recipe of an image around one binary.
@@ -117,7 +103,7 @@ func contentHash(bin, dest string) (string, error) {
 // It declares no EXPOSE on purpose: testcontainers publishes every exposed
 // port of an image on the host, and the harness reaches nodes on their
 // container IPs instead (no docker-proxy per port and node).
-func buildScratchImage(ctx context.Context, e *engine, bin, dest, tag string) error {
+func (b *Backend) buildScratchImage(ctx context.Context, bin, dest, tag string) error {
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return err
@@ -140,7 +126,7 @@ func buildScratchImage(ctx context.Context, e *engine, bin, dest, tag string) er
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	res, err := e.ImageBuild(ctx, &buf, client.ImageBuildOptions{
+	res, err := b.cli.ImageBuild(ctx, &buf, client.ImageBuildOptions{
 		Tags:        []string{tag},
 		Remove:      true,
 		ForceRemove: true,
@@ -173,8 +159,8 @@ func buildScratchImage(ctx context.Context, e *engine, bin, dest, tag string) er
 // proxy; a pinned version builds the same binary, so the image is tagged by
 // the package string and never rebuilt), or a static binary on disk (tagged
 // by its content).
-func buildSpecImage(ctx context.Context, e *engine, s *Spec, logf func(string, ...any)) (string, error) {
-	repo := "meshtest-" + strings.ToLower(safeName(s.Name))
+func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend.Logf) (string, error) {
+	repo := "meshtest-" + strings.ToLower(backend.SafeName(s.Name))
 	dest := "/" + filepath.Base(strings.SplitN(s.Build.Package+s.Build.Binary, "@", 2)[0])
 	if s.Build.Binary != "" {
 		sum, err := contentHash(s.Build.Binary, dest)
@@ -182,17 +168,17 @@ func buildSpecImage(ctx context.Context, e *engine, s *Spec, logf func(string, .
 			return "", fmt.Errorf("spec %q: build binary: %w", s.Name, err)
 		}
 		tag := repo + ":" + sum[:12]
-		if _, err := e.ImageInspect(ctx, tag); err == nil {
+		if _, err := b.cli.ImageInspect(ctx, tag); err == nil {
 			return tag, nil
 		}
-		return tag, buildScratchImage(ctx, e, s.Build.Binary, dest, tag)
+		return tag, b.buildScratchImage(ctx, s.Build.Binary, dest, tag)
 	}
 	if !strings.Contains(s.Build.Package, "@") {
 		return "", fmt.Errorf("spec %q: build package %q needs a pinned version (pkg@vX.Y.Z), so the image can be reused", s.Name, s.Build.Package)
 	}
 	h := sha256.Sum256([]byte(s.Build.Package + "\n" + strings.Join(s.Build.Requires, "\n") + "\n" + scratchDockerfile(dest)))
 	tag := repo + ":" + hex.EncodeToString(h[:])[:12]
-	if _, err := e.ImageInspect(ctx, tag); err == nil {
+	if _, err := b.cli.ImageInspect(ctx, tag); err == nil {
 		return tag, nil
 	}
 	dir, err := os.MkdirTemp("", "meshtest-build-")
@@ -224,8 +210,31 @@ func buildSpecImage(ctx context.Context, e *engine, s *Spec, logf func(string, .
 			return "", fmt.Errorf("spec %q: %s: %w\n%s", s.Name, strings.Join(step, " "), err, out)
 		}
 	}
-	if err := buildScratchImage(ctx, e, bin, dest, tag); err != nil {
+	if err := b.buildScratchImage(ctx, bin, dest, tag); err != nil {
 		return "", fmt.Errorf("spec %q: %w", s.Name, err)
 	}
 	return tag, nil
+}
+
+// Image returns the image a spec runs: override or the spec's image, checked
+// to be on the engine (no registry is reachable), or the image its build
+// makes, built on first use.
+func (b *Backend) Image(ctx context.Context, s *spec.Spec, override string, logf backend.Logf) (string, error) {
+	img := override
+	if img == "" {
+		img = s.Image
+	}
+	switch {
+	case img != "":
+		if _, err := b.cli.ImageInspect(ctx, img); err != nil {
+			return "", fmt.Errorf("image %q (spec %q) is not on the Docker engine (%v): no registry is reachable, so build it locally first (`docker build -t %s .`) or give the spec a \"build\"", img, s.Name, err, img)
+		}
+		return img, nil
+	case s.Build != nil && s.Build.Bundled:
+		return b.bundledImage(ctx, logf)
+	case s.Build != nil:
+		return b.buildSpecImage(ctx, s, logf)
+	default:
+		return "", fmt.Errorf("spec %q has neither an image nor a build", s.Name)
+	}
 }

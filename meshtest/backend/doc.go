@@ -1,0 +1,230 @@
+// Package backend is the seam between the meshtest fixture and whatever runs
+// the nodes.
+//
+// The fixture (bring-up, convergence, sampling, the summary, the artifacts,
+// the report) asks a [Backend] for a few things in its own words: run this
+// rendered node, where is it, has it exited, its logs, its cost, remove the
+// run. Only the package that implements Backend knows the engine:
+// meshtest/backend/docker is the only importer of moby and testcontainers-go,
+// so a second engine is a second package, not a branch in every step. The
+// model is etcd's tests/framework: one cluster abstraction, two backends
+// (real processes and in-process), and tests that do not care which one runs
+// them. The fixture names Docker only where it picks the default backend
+// (Config.Backend nil), in RequireDocker, and in MaxNodes, the size of one
+// bridge network, which today bounds every backend.
+//
+// # The lifecycle, as the fixture drives it
+//
+//	Sweep(ctx, logf)                  first, at the start of every mesh
+//	Image(ctx, spec, override, logf)  once per spec and mesh
+//	Floor(...)                        only with Config.MeasureFloor, if a FloorMeasurer
+//	NewRun(ctx, RunOptions{ID, Test}) the run's network
+//	run.Start(ctx, unit)              every node, in waves, with bounded parallelism
+//	run.Status(ctx)                   after the waves: running? IP? MetricsAddr?
+//	    ... convergence, proven over MetricsAddr ...
+//	run.Cost(ctx, names)              once per sampling window; Read every interval
+//	run.Status(ctx)                   after sampling: has a node exited?
+//	run.Logs(ctx, name, tail)         when a node fails; all of them if the test did
+//	RemoveRun(ctx, id, logf)          on every path (t.Cleanup, signal, deadline),
+//	Leftovers(ctx, id)                then checked empty
+//
+// Waves: nodes whose identity the harness assigns all start at once; a node
+// that dials one whose peer ID is learned after start waits for it. Info is
+// read once for summary.json; HostAddr and CopyFrom serve Config.Monitor (an
+// exporter Prometheus scrapes, and its snapshot).
+//
+// What each method promises, and why:
+//
+//   - Sweep removes what runs of processes that no longer exist left behind,
+//     and never a live process's run, anyone's: two `go test` processes may
+//     share one engine.
+//   - Image returns something Start can run, built on first use and reused:
+//     bring-up does not pay for a build per mesh.
+//   - NewRun makes a network that is isolated (no route out), reachable from
+//     the harness, and whose every resource carries the run's ID: that ID is
+//     what RemoveRun, Leftovers and Sweep select on.
+//   - Start returns once the unit is started, not ready: readiness and
+//     convergence are the fixture's to prove, the same way on every backend.
+//     On error the Instance still names what was created, so its logs can be
+//     read.
+//   - Status reports every unit with one call: at a thousand nodes, a call
+//     per node would be the cost of bring-up.
+//   - Cost opens readers for a window. A figure the backend cannot read is
+//     NaN, never zero, and Source says where the figures come from and why
+//     not from somewhere better.
+//   - RemoveRun removes units, then the network, goes on past errors and
+//     returns them all; nothing left is not an error. A network the engine
+//     will not remove wraps [ErrStuckNetwork], so that no caller waits for
+//     it or retries it.
+//   - Leftovers is empty after RemoveRun: the fixture's proof that nothing is
+//     left. [FloorMeasurer] is optional: the engine's raw speed, measured in
+//     the same run, that bring-up is reported against.
+//
+// # Docker (today)
+//
+// meshtest/backend/docker runs each unit as a container of one engine,
+// created through testcontainers-go (Ryuk off: its image cannot be pulled
+// offline, and cleanup is ours anyway) and otherwise driven by the engine API.
+//
+//   - NewRun creates a bridge network per run, meshtest-<run ID>, fresh every
+//     time, and internal: nodes cannot dial the outside world, and the host
+//     still reaches container IPs on it. Units find each other by their
+//     Unit.Name alias (Docker's DNS answers on internal networks too).
+//   - Start runs with least privilege: every capability dropped but
+//     Unit.CapAdd, no-new-privileges, a read-only root unless files are
+//     copied in. Status gives MetricsAddr as container IP and metrics port;
+//     where the host cannot route to containers (Docker Desktop),
+//     Options.PublishPorts publishes the port on 127.0.0.1 only, at the price
+//     of a docker-proxy per unit and a network that cannot be internal.
+//   - Cost reads each container's cgroup files on the host (v1 or v2) and
+//     /proc/<pid>/net/dev of its network namespace, kept open for the window:
+//     a few file reads a node, against a round trip through the daemon. Where
+//     those files are out of reach (not Linux, Docker Desktop, a remote
+//     engine, a harness in a container) it falls back to the stats API, and
+//     Source says "docker-stats-api (cgroupfs: <why>)".
+//   - Labels on every container and network name the run (meshtest.run,
+//     meshtest.test) and the process that made it: host, PID, and the PID's
+//     start time from /proc/<pid>/stat with the boot ID. Containers also
+//     carry meshtest.node, .role and .group.
+//   - Sweep removes the runs of this host whose process is gone. A PID alone
+//     would not do: PIDs are reused, quickly in a CI container's fresh PID
+//     namespace, so a live PID with another start time counts as dead.
+//   - RemoveRun stops each container with no grace period, removes it, then
+//     removes the network. A network that still "has active endpoints" with
+//     no container left (an engine bug, seen on 20.10 after bulk removals;
+//     only a daemon restart clears it) is retried for 3 s and then reported
+//     as ErrStuckNetwork with its remedy. The sweep tries it once, names it
+//     once per process and never waits for it; fresh names per run keep it
+//     from blocking the next run.
+//   - Floor creates n plain containers through the API: no harness, no
+//     identities, no convergence.
+//
+// # Docker Swarm (issue 13, on paper)
+//
+// For meshes larger than one host. How each method would map:
+//
+//   - Image: the image on every engine of the swarm, by docker save | load
+//     into each, or a registry run as a service in the swarm. A local-only
+//     tag works: the service cannot pin a digest, and each engine runs its
+//     own copy.
+//   - NewRun: an overlay network, --internal and --attachable (so plain
+//     containers, a sampler or Prometheus, can join it). Services use
+//     --endpoint-mode dnsrr: the VIP mode needs IPVS, which this kernel
+//     lacks. The default overlay subnet is a /24: past ~250 nodes NewRun
+//     must ask for a larger one.
+//   - Start: one service per node, replicas 1, named Unit.Name, which is
+//     then the node's DNS name; restart condition none, so that an exit shows
+//     in Status instead of being rescheduled. The per-node key goes in as a
+//     secret (or in the env, where anyone who can inspect the service reads
+//     it); Unit.Files as configs, since nothing is copied into a task.
+//   - Status: the tasks of the run's services (service ps): their engine,
+//     state and overlay IP, with one call to a manager.
+//   - MetricsAddr: an overlay IP, reachable only from inside the overlay.
+//     The harness needs a sampler on each engine, attached to the overlay and
+//     scraping that engine's tasks, or Prometheus inside it (the monitor
+//     package), and reads from those.
+//   - Logs: service logs. CopyFrom: docker cp from the task's container on
+//     its own engine, so the harness must reach every engine's API.
+//   - Cost: per-engine cgroup reads by a sampler placed on each engine (host
+//     /sys/fs/cgroup and /proc, read-only), or each engine's stats API; Source
+//     says which, and for how many engines.
+//   - HostAddr: none; an overlay does not reach the harness's host, so the
+//     exporter runs inside the overlay as a service.
+//   - RemoveRun: services first (and wait until their tasks are gone: service
+//     rm returns before the containers do), then configs and secrets (refused
+//     while a service uses them), then the network; a stuck overlay is
+//     ErrStuckNetwork as on Docker. Leftovers and Sweep use the same labels,
+//     on services, tasks' containers, configs, secrets and networks.
+//   - FloorMeasurer: n plain services of the image, until all tasks run.
+//
+// From each engine's cgroup a swarm gives cpu, memory, pids and network
+// bytes, and the nodes' own metrics from inside the overlay; from the
+// harness host directly it gives neither (but the cgroups of the tasks on
+// the harness's own engine), so without a sampler per engine those figures
+// are absent.
+//
+// # An in-process simulated network (on paper)
+//
+// go-libp2p hosts in the test process, run under testing/synctest (as
+// go-libp2p-pubsub's tests now run) so that time is virtual: a
+// minute of sampling takes as long as its work, not a minute. synctest advances time
+// only when every goroutine of the bubble is durably blocked, and one
+// waiting on a real socket is not: under synctest the hosts need an
+// in-memory network (mocknet, or x/simlibp2p's simnet, which go-libp2p's own
+// synctest tests use), and real TCP on loopback runs in real time instead.
+//
+//   - Image: none. A spec whose Build is Bundled means "run node.Node in
+//     process"; any other image is refused with an error that names the
+//     docker backend. So are Config.Services.
+//   - NewRun: the network (mocknet or simnet) of the run.
+//   - Start: node.Start in a goroutine, its event output into a buffer.
+//     node.Start today makes its own TCP transport and HTTP listener; the sim
+//     needs options for both.
+//   - Status: always running until closed; IP is "".
+//   - MetricsAddr: an httptest server per node on the node's own registries
+//     (libp2p.PrometheusRegisterer, never the global one). Under synctest
+//     its listener must be in memory too, so the seam would grow a way to
+//     dial a MetricsAddr.
+//   - Logs: the node's event log buffer.
+//   - Cost: there is no cgroup. Read returns every figure NaN, and Source
+//     says "none (in process: no cgroup)". In one process the Go and process
+//     collectors describe the test process, the same for every node, so the
+//     sim serves only meshnode_* and libp2p's own metrics: connections,
+//     peers and streams per node, while goroutines, heap, RSS and FDs are
+//     absent rather than the process's total under each node's name.
+//   - Time: under synctest, Elapsed, BringUp, Converge and Duration are
+//     virtual, CPU time means nothing beside them (HarnessCPU too), and any
+//     rate is per virtual second.
+//   - RemoveRun: close every node, then the network. Sweep: nothing survives
+//     the process, so there is nothing to sweep. HostAddr and CopyFrom:
+//     errors (no Prometheus). FloorMeasurer: not implemented; the fixture
+//     then reports bring-up alone.
+//
+// # Which figures each backend gives
+//
+// The Fig* constants of package meshtest and the README's figure table name
+// the figures. "given": read from the harness host; "sampler": given only
+// with a sampler per engine (or, for node figures, Prometheus in the
+// overlay); "absent": NaN or missing, never invented.
+//
+//	figure                     docker  swarm    sim
+//	cpu_cores, cpu_seconds     given   sampler  absent
+//	mem_bytes, mem_rss_bytes   given   sampler  absent
+//	pids                       given   sampler  absent
+//	net_rx_bytes, net_tx_bytes given   sampler  absent
+//	goroutines                 given   sampler  absent (process-wide in process)
+//	heap_inuse_bytes           given   sampler  absent (process-wide in process)
+//	rss_bytes, open_fds        given   sampler  absent (process-wide in process)
+//	connections, peers         given   sampler  given
+//	streams                    given   sampler  given
+//
+// Node figures (goroutines to streams) come from the node's /metrics, so on
+// any backend they are there only if the image exports them; the bundled
+// node does.
+//
+// # When a figure is absent
+//
+// What an experiment sees, in package series and the artifacts:
+//
+//   - Samples: a failed read leaves the figure out of Sample.Values; a
+//     CostReader's NaN is kept as NaN. Both are gaps, never zeros: samples.csv
+//     shows an empty cell or NaN.
+//   - Statistics count only what was measured: series.Describe skips NaN and
+//     Stats.N says how many values it summarised; RoleOverTime leaves out
+//     rounds in which no node of the role reported.
+//   - Charts draw only rounds with N > 0: the chart of a figure never
+//     measured is still written, with its axes and no line.
+//   - summary.json: roles and spread list every figure found in any sample,
+//     a NaN included, for every role; a figure a role never measured is
+//     there with n 0 and zeros in the other fields, so read n first.
+//     over_time has no points for it; report.html leaves out rows with N 0.
+//   - Assertions: RoleStats.Mean, Min, Max and Last return NaN when nothing
+//     was measured, and testify's Less, Greater and their OrEqual forms fail
+//     on NaN, so require.Less(t, peer.Max("cpu_cores"), 0.5) fails loudly on
+//     the sim rather than passing on a made-up zero. Two traps remain:
+//     RoleStats.Stats and Spread return the zero Stats (N 0, every field 0)
+//     and series.Percentile returns 0 for no values, so a bound on
+//     peer.Stats("cpu_cores").P95 passes unless the test checks N; and a
+//     hand-written `if x > bound { t.Error(...) }` is false for NaN: write
+//     the bound as what must hold.
+package backend

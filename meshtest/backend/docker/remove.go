@@ -1,0 +1,274 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
+)
+
+// RemoveRun removes every container of the run, then its network, going on
+// past errors. Each container is stopped with no grace period before it is
+// removed: force-removing many running containers at once was seen to leave
+// a bridge that refuses removal, and stopping first is no slower. A network
+// the engine refuses to remove for good is a *StuckNetworkError, tried only
+// briefly.
+func (b *Backend) RemoveRun(ctx context.Context, id string, logf backend.Logf) error {
+	list, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(id)})
+	if err != nil {
+		return fmt.Errorf("list containers of run %s: %w", id, err)
+	}
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	g := new(errgroup.Group)
+	g.SetLimit(b.opts.Parallelism)
+	for _, c := range list.Items {
+		g.Go(func() error {
+			if err := b.removeContainer(ctx, c.ID); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	nets, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(id)})
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("list networks of run %s: %w", id, err))...)
+	}
+	for _, n := range nets.Items {
+		err := b.removeNetwork(ctx, n.ID, n.Name, 3*time.Second)
+		if _, ok := errors.AsType[*StuckNetworkError](err); ok {
+			stuckReported.Store(n.ID, true) // the caller says so; the sweep need not again
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (b *Backend) removeContainer(ctx context.Context, id string) error {
+	zero := 0
+	// A container that already exited makes Stop a no-op; errors from Stop
+	// are not fatal because the forced removal below settles it either way.
+	_, _ = b.cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &zero})
+	if _, err := b.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove container %.12s: %w", id, err)
+	}
+	return nil
+}
+
+// StuckNetworkError is a network the engine will not remove: it reports
+// "active endpoints" with no container attached, its own store counts none,
+// and no API call clears it. This is a Docker engine bug (seen here on
+// 20.10 after bulk removals); only a daemon restart clears it.
+type StuckNetworkError struct {
+	Name, ID string
+	Err      error
+}
+
+func (e *StuckNetworkError) Error() string {
+	return fmt.Sprintf("network %s (%.12s) is stuck in the engine (\"has active endpoints\" with no container): "+
+		"a Docker bug that only a daemon restart clears (`sudo systemctl restart docker`); meshtest leaves it and uses a fresh network for every run", e.Name, e.ID)
+}
+
+func (e *StuckNetworkError) Unwrap() error { return e.Err }
+
+// Is makes the error a backend.ErrStuckNetwork.
+func (e *StuckNetworkError) Is(target error) bool { return target == backend.ErrStuckNetwork }
+
+// networkRemoves counts removal attempts by network ID, for tests that check
+// a stuck network is not waited for. It is keyed by network, not kept on the
+// Backend, because a sweep also removes other processes' dead runs from the
+// shared engine; an entry is dropped once its network is gone.
+var networkRemoves sync.Map // network ID -> *atomic.Int64
+
+// removeNetwork retries for up to patience while the engine still counts
+// endpoints of just-removed containers, which usually clears within a
+// second. One that does not clear is a *StuckNetworkError: retrying longer
+// only made every later run wait for it (52 s a network), and nothing but a
+// daemon restart removes it.
+func (b *Backend) removeNetwork(ctx context.Context, id, name string, patience time.Duration) error {
+	deadline := time.Now().Add(patience)
+	for attempt := 0; ; attempt++ {
+		n, _ := networkRemoves.LoadOrStore(id, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		_, err := b.cli.NetworkRemove(ctx, id, client.NetworkRemoveOptions{})
+		if err == nil || cerrdefs.IsNotFound(err) {
+			networkRemoves.Delete(id)
+			return nil
+		}
+		if !activeEndpoints(err) {
+			return fmt.Errorf("remove network %s: %w", name, err)
+		}
+		if time.Now().After(deadline) {
+			return &StuckNetworkError{Name: name, ID: id, Err: err}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove network %s: %w (last error: %v)", name, ctx.Err(), err)
+		case <-time.After(time.Duration(attempt+1) * 250 * time.Millisecond):
+		}
+	}
+}
+
+// activeEndpoints tells the engine's refusal to remove a network that still
+// has endpoints. The engine answers 403 (errdefs' PermissionDenied) for it,
+// as for other refusals, so the message tells them apart.
+func activeEndpoints(err error) bool {
+	return (cerrdefs.IsPermissionDenied(err) || cerrdefs.IsConflict(err)) && strings.Contains(err.Error(), "active endpoints") ||
+		strings.Contains(err.Error(), "has active endpoints")
+}
+
+// Leftovers lists the run's containers and networks still on the engine.
+func (b *Backend) Leftovers(ctx context.Context, id string) ([]string, error) {
+	var out []string
+	cs, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(id)})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of run %s: %w", id, err)
+	}
+	for _, c := range cs.Items {
+		out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
+	}
+	ns, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(id)})
+	if err != nil {
+		return nil, fmt.Errorf("list networks of run %s: %w", id, err)
+	}
+	for _, n := range ns.Items {
+		out = append(out, "network "+n.Name)
+	}
+	return out, nil
+}
+
+// stuckReported remembers the stuck networks this process has named, so
+// each is reported once and not again by every later sweep of the process.
+// Like the engine's bug it describes, it outlives any one test.
+var stuckReported sync.Map
+
+// Sweep removes what killed runs left behind: resources labelled by a
+// meshtest process on this host that no longer exists (PID and start time,
+// so a reused PID does not keep them). Runs of live processes, on this host
+// or another sharing the engine, are left alone. A network stuck in the
+// engine is tried once, named once, and never waited for.
+func (b *Backend) Sweep(ctx context.Context, logf backend.Logf) {
+	dead := map[string]bool{}
+	consider := func(labels map[string]string) {
+		run := labels[LabelRun]
+		if run == "" || labels[labelHost] != self.host {
+			return
+		}
+		p, ok := parseProcess(labels[labelProcess])
+		if !ok {
+			// A label of an older meshtest: its PID alone.
+			var pid int
+			if _, err := fmt.Sscan(labels[labelPID], &pid); err != nil || pid <= 0 {
+				return
+			}
+			p = process{host: labels[labelHost], pid: pid}
+		}
+		if p == self || p.alive() {
+			return
+		}
+		dead[run] = true
+	}
+	all := make(client.Filters).Add("label", LabelRun)
+	list, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: all})
+	if err != nil {
+		logf("meshtest: sweep: list containers: %v (what killed runs left is not removed this time)", err)
+		return
+	}
+	for _, c := range list.Items {
+		consider(c.Labels)
+	}
+	nets, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: all})
+	if err != nil {
+		logf("meshtest: sweep: list networks: %v (what killed runs left is not removed this time)", err)
+		return
+	}
+	for _, n := range nets.Items {
+		consider(n.Labels)
+	}
+	for run := range dead {
+		if err := b.removeDeadRun(ctx, run, logf); err != nil {
+			logf("meshtest: sweep of run %s: %v", run, err)
+		}
+	}
+}
+
+// removeDeadRun removes a killed run's containers, then tries each of its
+// networks once: a network that is stuck stays stuck, and is named once per
+// process.
+func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Logf) error {
+	list, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(run)})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	nets, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(run)})
+	if err != nil {
+		return fmt.Errorf("list networks: %w", err)
+	}
+	var stuck []string
+	for _, n := range nets.Items {
+		if _, seen := stuckReported.Load(n.ID); seen && len(list.Items) == 0 {
+			stuck = append(stuck, n.Name)
+		}
+	}
+	if len(stuck) == len(nets.Items) && len(list.Items) == 0 && len(stuck) > 0 {
+		return nil // known stuck, already named: nothing to do, nothing to say
+	}
+	logf("meshtest: removing run %s left by a process that no longer exists (%d containers, %d networks)", run, len(list.Items), len(nets.Items))
+	var errs []error
+	for _, c := range list.Items {
+		if err := b.removeContainer(ctx, c.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, n := range nets.Items {
+		err := b.removeNetwork(ctx, n.ID, n.Name, 0)
+		if se, ok := errors.AsType[*StuckNetworkError](err); ok {
+			if _, seen := stuckReported.LoadOrStore(n.ID, true); !seen {
+				logf("meshtest: %v", se)
+			}
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ByTest lists every container and network labelled with the test's name,
+// of any run: what a test that must create nothing can check.
+func (b *Backend) ByTest(ctx context.Context, test string) ([]string, error) {
+	f := make(client.Filters).Add("label", LabelTest+"="+test)
+	var out []string
+	cs, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of test %s: %w", test, err)
+	}
+	for _, c := range cs.Items {
+		out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
+	}
+	ns, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list networks of test %s: %w", test, err)
+	}
+	for _, n := range ns.Items {
+		out = append(out, "network "+n.Name)
+	}
+	return out, nil
+}

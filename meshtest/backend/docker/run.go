@@ -1,0 +1,207 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
+)
+
+// run is one mesh's network and containers.
+type run struct {
+	b       *Backend
+	id      string
+	test    string
+	network string
+
+	mu         sync.Mutex
+	containers map[string]string // unit name -> container ID
+}
+
+var _ backend.Run = (*run)(nil)
+
+// NewRun creates the run's bridge network. It is internal (no route out, so
+// a node never dials the outside world; the host still reaches container IPs
+// on it) unless ports are published, which Docker does not do from internal
+// networks.
+func (b *Backend) NewRun(ctx context.Context, opts backend.RunOptions) (backend.Run, error) {
+	r := &run{b: b, id: opts.ID, test: opts.Test, network: networkName(opts.ID), containers: map[string]string{}}
+	if _, err := b.cli.NetworkCreate(ctx, r.network, client.NetworkCreateOptions{
+		Driver:   "bridge",
+		Internal: !b.opts.PublishPorts,
+		Labels:   runLabels(opts.ID, opts.Test),
+	}); err != nil {
+		return nil, fmt.Errorf("create network %s: %w", r.network, err)
+	}
+	return r, nil
+}
+
+func (r *run) ID() string      { return r.id }
+func (r *run) Network() string { return r.network }
+
+func (r *run) RemoveCommand() string {
+	return fmt.Sprintf("docker rm -f $(docker ps -aq --filter label=%s=%s) && docker network rm %s", LabelRun, r.id, r.network)
+}
+
+// Start creates and starts a unit's container with least privilege: every
+// capability dropped but those the unit asks for, no-new-privileges, a
+// read-only root filesystem unless files must be copied in, and no port
+// published unless the backend must.
+func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, error) {
+	labels := runLabels(r.id, r.test)
+	labels[LabelNode] = u.Name
+	labels[LabelRole] = u.Role
+	labels[LabelGroup] = u.Group
+	labels[labelMetricsPort] = strconv.Itoa(u.MetricsPort)
+	var files []testcontainers.ContainerFile
+	for path, content := range u.Files {
+		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(content), ContainerFilePath: path, FileMode: 0o644})
+	}
+	var exposed []string
+	if r.b.opts.PublishPorts {
+		exposed = []string{fmt.Sprintf("%d/tcp", u.MetricsPort)}
+	}
+	req := testcontainers.GenericContainerRequest{
+		ContainerRequest: testcontainers.ContainerRequest{
+			Image:          u.Image,
+			Name:           "meshtest-" + r.id + "-" + u.Name,
+			Cmd:            u.Args,
+			Env:            u.Env,
+			Labels:         labels,
+			Files:          files,
+			Tmpfs:          u.Tmpfs,
+			Networks:       []string{r.network},
+			NetworkAliases: map[string][]string{r.network: {u.Name}},
+			ExposedPorts:   exposed,
+			HostConfigModifier: func(hc *container.HostConfig) {
+				hc.CapDrop = []string{"ALL"}
+				hc.CapAdd = u.CapAdd
+				hc.SecurityOpt = []string{"no-new-privileges"}
+				// Docker cannot copy files into a read-only root filesystem.
+				hc.ReadonlyRootfs = len(u.Files) == 0
+				hc.Memory = u.MemoryBytes
+				hc.NanoCPUs = int64(u.CPUs * 1e9)
+				if r.b.opts.PublishPorts {
+					// Loopback only, with a port the engine picks: never 0.0.0.0.
+					hc.PortBindings = network.PortMap{
+						network.MustParsePort(exposed[0]): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
+					}
+				}
+			},
+		},
+		Started: true,
+		// testcontainers logs every container's lifecycle; at 100 nodes that
+		// buries the test's own output, so progress is the harness's to print.
+		Logger: tclog.NewNoopLogger(),
+	}
+	inst := backend.Instance{Name: u.Name, Image: u.Image}
+	c, err := testcontainers.GenericContainer(ctx, req)
+	if c != nil && c.GetContainerID() != "" {
+		inst.Handle = c.GetContainerID()
+		r.mu.Lock()
+		r.containers[u.Name] = inst.Handle
+		r.mu.Unlock()
+	}
+	if err != nil {
+		return inst, fmt.Errorf("start %s (%s): %w", u.Name, u.Image, err)
+	}
+	return inst, nil
+}
+
+func (r *run) container(name string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id, ok := r.containers[name]
+	if !ok {
+		return "", fmt.Errorf("no container of %s in run %s", name, r.id)
+	}
+	return id, nil
+}
+
+// Status reads every container of the run with one list call.
+func (r *run) Status(ctx context.Context) (map[string]backend.Status, error) {
+	list, err := r.b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(r.id)})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of run %s: %w", r.id, err)
+	}
+	out := map[string]backend.Status{}
+	for _, c := range list.Items {
+		name := c.Labels[LabelNode]
+		if name == "" {
+			continue
+		}
+		st := backend.Status{State: string(c.State), Running: c.State == container.StateRunning}
+		if c.NetworkSettings != nil {
+			if ep := c.NetworkSettings.Networks[r.network]; ep != nil && ep.IPAddress.IsValid() {
+				st.IP = ep.IPAddress.String()
+			}
+		}
+		port := metricsPortOf(c.Labels)
+		if r.b.opts.PublishPorts {
+			for _, p := range c.Ports {
+				if p.PublicPort != 0 && p.IP.IsLoopback() && (port == 0 || int(p.PrivatePort) == port) {
+					st.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", p.PublicPort)
+				}
+			}
+		} else if st.IP != "" && port != 0 {
+			st.MetricsAddr = fmt.Sprintf("%s:%d", st.IP, port)
+		}
+		out[name] = st
+	}
+	return out, nil
+}
+
+// Logs returns a container's output, stdout and stderr interleaved by time
+// as the engine stores them.
+func (r *run) Logs(ctx context.Context, name string, tail int) (string, error) {
+	id, err := r.container(name)
+	if err != nil {
+		return "", err
+	}
+	return r.b.logs(ctx, id, tail)
+}
+
+// HostAddr is the gateway of the run's bridge: the host's own address on
+// it, which containers reach even on an internal network.
+func (r *run) HostAddr(ctx context.Context) (string, error) {
+	ins, err := r.b.cli.NetworkInspect(ctx, r.network, client.NetworkInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect network %s: %w", r.network, err)
+	}
+	for _, c := range ins.Network.IPAM.Config {
+		if c.Gateway.IsValid() && c.Gateway.Is4() {
+			return c.Gateway.String(), nil
+		}
+	}
+	return "", fmt.Errorf("network %s has no IPv4 gateway", r.network)
+}
+
+// CopyFrom streams path out of a unit's container as a tar archive.
+func (r *run) CopyFrom(ctx context.Context, name, path string) (io.ReadCloser, error) {
+	id, err := r.container(name)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.b.cli.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: path})
+	if err != nil {
+		return nil, fmt.Errorf("copy %s out of %s: %w", path, name, err)
+	}
+	return res.Content, nil
+}
+
+// metricsPortOf reads the metrics port Start put in a container's labels.
+func metricsPortOf(labels map[string]string) int {
+	p, _ := strconv.Atoi(labels[labelMetricsPort])
+	return p
+}

@@ -1,0 +1,160 @@
+package meshtest
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/meshtest/meshtest/meshtest/spec"
+	"github.com/meshtest/meshtest/meshtest/topology"
+)
+
+// Flags are the experiment flags of this repository's experiments, for any
+// test package: register them once, and every experiment in the package
+// runs with -peers, -duration, -topology, -spec like ours.
+//
+//	var flags = meshtest.RegisterFlags(flag.CommandLine)
+//
+//	func TestMine(t *testing.T) {
+//		cfg, err := flags.Config("mine")
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		mesh := meshtest.New(t, cfg)
+//		mesh.Record(t, flags.Duration).WriteArtifacts(t)
+//	}
+//
+// Fields hold the parsed values once `go test` has parsed the flags.
+type Flags struct {
+	Peers         int
+	Duration      time.Duration
+	Interval      time.Duration
+	Keep          bool
+	Results       string
+	Floor         bool
+	Spec          string
+	BootstrapSpec string
+	Topology      string
+	Seed          uint64
+	Monitor       bool
+}
+
+// RegisterFlags defines the experiment flags on fs (flag.CommandLine in a
+// test package) and returns where their values land. Defaults keep an
+// experiment small: ten peers, fifteen seconds.
+func RegisterFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{}
+	fs.IntVar(&f.Peers, "peers", 10, fmt.Sprintf("number of peers besides the bootstrap (1..%d)", MaxNodes-1))
+	fs.DurationVar(&f.Duration, "duration", 15*time.Second, "sampling window once the mesh has converged")
+	fs.DurationVar(&f.Interval, "interval", time.Second, "time between two samples of every node")
+	fs.BoolVar(&f.Keep, "keep", false, "leave the mesh running after the test and print how to remove it")
+	fs.StringVar(&f.Results, "results", "results", "directory (relative to the test's package) that also receives each experiment's artifacts, in <dir>/<test name>/; empty: only t.ArtifactDir")
+	fs.BoolVar(&f.Floor, "floor", false, "before the mesh, start the same number of plain containers through the engine's API and report bring-up against it")
+	fs.StringVar(&f.Spec, "spec", "", "JSON node spec to run instead of the bundled node (relative to the package or the module root)")
+	fs.StringVar(&f.BootstrapSpec, "bootstrap-spec", "", "JSON node spec for the bootstrap only (default: -spec)")
+	fs.StringVar(&f.Topology, "topology", "", "topology: star, line, ring, full, tree, random-regular, erdos-renyi, barabasi-albert, watts-strogatz or file:PATH, with NAME:key=value,... parameters")
+	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the random topologies")
+	fs.BoolVar(&f.Monitor, "monitor", false, "deploy a Prometheus server (built from source) into the mesh; its snapshot goes into the artifacts")
+	return f
+}
+
+// flagOf names the flag of each Config field a flag sets.
+var flagOf = map[string]string{"Peers": "-peers", "Interval": "-interval", "Name": "the experiment's name"}
+
+// Config is the mesh the flags describe, for the experiment called name.
+// Relative spec paths are found in the test's package directory or else in
+// the module root. Errors name the flag and its fix.
+func (f *Flags) Config(name string) (Config, error) {
+	cfg := Config{
+		Name:         name,
+		Peers:        f.Peers,
+		Interval:     f.Interval,
+		Keep:         f.Keep,
+		ResultsDir:   f.Results,
+		MeasureFloor: f.Floor,
+		Monitor:      f.Monitor,
+	}
+	for _, sf := range []struct {
+		flag, path string
+		dst        **spec.Spec
+	}{{"-spec", f.Spec, &cfg.Spec}, {"-bootstrap-spec", f.BootstrapSpec, &cfg.BootstrapSpec}} {
+		if sf.path == "" {
+			continue
+		}
+		path, err := FindFile(sf.path)
+		if err != nil {
+			return cfg, fmt.Errorf("%s: %w", sf.flag, err)
+		}
+		if *sf.dst, err = spec.Load(path); err != nil {
+			return cfg, fmt.Errorf("%s: %w", sf.flag, err)
+		}
+	}
+	if err := cfg.Check(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) && flagOf[fe.Field] != "" {
+			return cfg, errors.New(fe.In(flagOf[fe.Field]))
+		}
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Graph is the topology -topology names (fallback when it is empty), with
+// -peers+1 nodes where the topology does not fix the count itself. A
+// relative file: path is found as spec paths are.
+func (f *Flags) Graph(fallback string) (topology.Graph, error) {
+	s := f.Topology
+	if s == "" {
+		s = fallback
+	}
+	if path, ok := strings.CutPrefix(s, "file:"); ok {
+		found, err := FindFile(path)
+		if err != nil {
+			return topology.Graph{}, fmt.Errorf("-topology: %w", err)
+		}
+		s = "file:" + found
+	}
+	g, err := topology.Parse(s, f.Peers+1, f.Seed)
+	if err != nil {
+		return g, fmt.Errorf("-topology: %w", err)
+	}
+	return g, nil
+}
+
+// FindFile resolves a path given on the command line: as it is when
+// absolute or present relative to the working directory (the test's
+// package: `go test` runs there), else relative to the module root, since
+// people type paths from the repository's top. The error names both places.
+func FindFile(path string) (string, error) {
+	if _, err := os.Stat(path); err == nil || filepath.IsAbs(path) {
+		return path, err
+	}
+	wd, _ := os.Getwd()
+	root, rerr := findModuleRoot(wd)
+	if rerr == nil {
+		if _, err := os.Stat(filepath.Join(root, path)); err == nil {
+			return filepath.Join(root, path), nil
+		}
+	}
+	where := fmt.Sprintf("neither in the test's package directory %s", wd)
+	if rerr == nil {
+		where += " nor in the module root " + root
+	}
+	return "", fmt.Errorf("%s: no such file, %s", path, where)
+}
+
+// findModuleRoot is the nearest directory at or above dir with a go.mod.
+func findModuleRoot(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+	}
+}
