@@ -26,20 +26,6 @@ var updateBaseline = flag.Bool("update-baseline", false, "record this run's figu
 // between runs here (goroutines not at all, memory per connection most).
 var gate = regress.Options{Tolerance: 0.20, K: 3}
 
-// Units and gating of the headline figures. CPU per connection of an idle
-// node is a few milliseconds a second, mostly timer wake-ups: too noisy to
-// gate, shown for people. Bring-up is the engine's speed, not the node's.
-var figureUnits = []struct {
-	name, unit string
-	gated      bool
-}{
-	{figBytesPerConn, "B/conn", true},
-	{figGoroutinesPerConn, "goroutines/conn", true},
-	{figPeerMem, "B/peer", true},
-	{figCPUPerConn, "cpu-s/conn/s", false},
-	{figBringUp, "s", false},
-}
-
 // regressionRuns collects the runs of one process (-count=3), so the set
 // compared, and recorded, carries its own noise.
 var regressionRuns = struct {
@@ -59,7 +45,11 @@ func runStarFigures(t *testing.T, key string, cfg meshtest.Config) (*regress.Set
 	rec.WriteArtifacts(t)
 	regressionRuns.Lock()
 	defer regressionRuns.Unlock()
-	regressionRuns.byKey[key] = append(regressionRuns.byKey[key], headline(rec))
+	h := map[string]float64{}
+	for _, mt := range meshtest.StarMetrics() {
+		h[mt.Name] = mt.Of(rec)
+	}
+	regressionRuns.byKey[key] = append(regressionRuns.byKey[key], h)
 	runs := regressionRuns.byKey[key]
 	set := &regress.Set{
 		Created: time.Now().UTC(),
@@ -71,13 +61,13 @@ func runStarFigures(t *testing.T, key string, cfg meshtest.Config) (*regress.Set
 		},
 		Host: fmt.Sprintf("%s, Docker %s", rec.Summary().Host.Kernel, rec.Summary().Backend.ServerVersion),
 	}
-	for _, fu := range figureUnits {
+	for _, mt := range meshtest.StarMetrics() {
 		var vs []float64
 		for _, r := range runs {
-			vs = append(vs, r[fu.name])
+			vs = append(vs, r[mt.Name])
 		}
-		f := regress.FromRuns(fu.name, vs, fu.unit)
-		f.Gate = fu.gated
+		f := regress.FromRuns(mt.Name, vs, mt.Unit)
+		f.Gate = mt.Gated
 		set.Figures = append(set.Figures, f)
 	}
 	return set, rec

@@ -149,6 +149,10 @@ func FindFile(path string) (string, error) {
 
 // findModuleRoot is the nearest directory at or above dir with a go.mod.
 func findModuleRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
 	for d := dir; ; d = filepath.Dir(d) {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
 			return d, nil
