@@ -7,9 +7,9 @@ GO       ?= go
 
 .PHONY: test star bench baseline image vet clean
 
-# The whole suite: unit tests and small meshes (<= 20 peers).
+# The whole suite, with the race detector: unit tests and small meshes (<= 31 peers).
 test:
-	$(GO) test -count=1 -timeout 40m ./...
+	$(GO) test -race -count=1 -timeout 60m ./...
 
 # The main job: a 100-peer star with its artifacts kept under ./results.
 star:
