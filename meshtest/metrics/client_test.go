@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -114,4 +115,30 @@ func TestGet(t *testing.T) {
 
 	_, _, err = Get(t.Context(), c, "http://[::1")
 	assert.ErrorContains(t, err, "get http://[::1: ")
+}
+
+// TestNewClientIgnoresProxyEnvironment: the harness reaches nodes on their
+// own addresses, which no proxy can reach, so HTTP_PROXY must not see its
+// requests (a request through it would fail, or worse, leave the host).
+func TestNewClientIgnoresProxyEnvironment(t *testing.T) {
+	var proxied atomic.Int32
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer proxy.Close()
+	t.Setenv("HTTP_PROXY", proxy.URL)
+	t.Setenv("http_proxy", proxy.URL)
+	t.Setenv("NO_PROXY", "")
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	// .invalid never resolves: a direct request fails at once, a proxied
+	// one would reach the recorder above.
+	_, _, err := Get(ctx, NewClient(), "http://node.invalid:9090/metrics")
+	if err == nil {
+		t.Fatal("GET of an unresolvable host succeeded: it went through the proxy")
+	}
+	if n := proxied.Load(); n != 0 {
+		t.Errorf("the proxy from HTTP_PROXY saw %d requests, want none", n)
+	}
 }
