@@ -64,12 +64,17 @@ func startTime(pid int) string {
 }
 
 // alive reports whether the process that labelled a resource still runs: a
-// process with its PID exists and, where the label carries a start time,
-// started at that time.
+// process with its PID exists and, where the label carries a start time and
+// /proc shows this one's, started at that time. Where /proc hides another
+// user's processes (hidepid), the PID's existence is all there is to go on.
 func (p process) alive() bool {
 	err := syscall.Kill(p.pid, 0)
 	if err != nil && !errors.Is(err, syscall.EPERM) { // EPERM: exists, someone else's
 		return false
 	}
-	return p.start == "" || startTime(p.pid) == p.start
+	if p.start == "" {
+		return true
+	}
+	now := startTime(p.pid)
+	return now == "" || now == p.start
 }

@@ -1,9 +1,11 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +52,9 @@ func (b *Backend) RemoveRun(ctx context.Context, id string, logf backend.Logf) e
 	}
 	for _, n := range nets.Items {
 		err := b.removeNetwork(ctx, n.ID, n.Name, 3*time.Second)
-		if _, ok := errors.AsType[*StuckNetworkError](err); ok {
+		_, stuck := errors.AsType[*StuckNetworkError](err)
+		_, held := errors.AsType[*HeldNetworkError](err)
+		if stuck || held {
 			stuckReported.Store(n.ID, true) // the caller says so; the sweep need not again
 		}
 		if err != nil {
@@ -98,9 +102,11 @@ var networkRemoves sync.Map // network ID -> *atomic.Int64
 
 // removeNetwork retries for up to patience while the engine still counts
 // endpoints of just-removed containers, which usually clears within a
-// second. One that does not clear is a *StuckNetworkError: retrying longer
-// only made every later run wait for it (52 s a network), and nothing but a
-// daemon restart removes it.
+// second, then says why it could not: a *HeldNetworkError when containers
+// are still attached (not this run's: someone attached them), else a
+// *StuckNetworkError. Retrying a stuck network longer only made every later
+// run wait for it (52 s a network), and nothing but a daemon restart
+// removes it.
 func (b *Backend) removeNetwork(ctx context.Context, id, name string, patience time.Duration) error {
 	deadline := time.Now().Add(patience)
 	for attempt := 0; ; attempt++ {
@@ -114,23 +120,59 @@ func (b *Backend) removeNetwork(ctx context.Context, id, name string, patience t
 		if !activeEndpoints(err) {
 			return fmt.Errorf("remove network %s: %w", name, err)
 		}
-		if time.Now().After(deadline) {
-			return &StuckNetworkError{Name: name, ID: id, Err: err}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return b.refusal(ctx, id, name, err)
 		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("remove network %s: %w (last error: %v)", name, ctx.Err(), err)
-		case <-time.After(time.Duration(attempt+1) * 250 * time.Millisecond):
+		case <-time.After(min(time.Duration(attempt+1)*250*time.Millisecond, left)):
 		}
 	}
 }
 
+// refusal says why the engine keeps refusing to remove a network: the
+// containers still attached to it, or none, which is the engine's bug.
+func (b *Backend) refusal(ctx context.Context, id, name string, err error) error {
+	var attached []string
+	if ins, ierr := b.cli.NetworkInspect(ctx, id, client.NetworkInspectOptions{}); ierr == nil {
+		for cid, ep := range ins.Network.Containers {
+			attached = append(attached, cmp.Or(ep.Name, cid[:min(12, len(cid))]))
+		}
+	}
+	return classifyRefusal(id, name, attached, err)
+}
+
+// classifyRefusal is refusal's decision, apart from the engine.
+func classifyRefusal(id, name string, attached []string, err error) error {
+	if len(attached) > 0 {
+		slices.Sort(attached)
+		return &HeldNetworkError{Name: name, ID: id, Containers: attached, Err: err}
+	}
+	return &StuckNetworkError{Name: name, ID: id, Err: err}
+}
+
+// HeldNetworkError is a run's network that containers not of the run are
+// still attached to: removing or disconnecting them frees it.
+type HeldNetworkError struct {
+	Name, ID   string
+	Containers []string
+	Err        error
+}
+
+func (e *HeldNetworkError) Error() string {
+	return fmt.Sprintf("network %s is held by containers that are not of its run (%s): disconnect or remove them (`docker network disconnect -f %s <container>`) and the next run removes it",
+		e.Name, strings.Join(e.Containers, ", "), e.Name)
+}
+
+func (e *HeldNetworkError) Unwrap() error { return e.Err }
+
 // activeEndpoints tells the engine's refusal to remove a network that still
-// has endpoints. The engine answers 403 (errdefs' PermissionDenied) for it,
-// as for other refusals, so the message tells them apart.
+// has endpoints: it answers 403 (errdefs' PermissionDenied) for it, as for
+// other refusals, so the message tells them apart.
 func activeEndpoints(err error) bool {
-	return (cerrdefs.IsPermissionDenied(err) || cerrdefs.IsConflict(err)) && strings.Contains(err.Error(), "active endpoints") ||
-		strings.Contains(err.Error(), "has active endpoints")
+	return cerrdefs.IsPermissionDenied(err) && strings.Contains(err.Error(), "active endpoints")
 }
 
 // Leftovers lists the run's containers and networks still on the engine.
@@ -153,8 +195,8 @@ func (b *Backend) Leftovers(ctx context.Context, id string) ([]string, error) {
 	return out, nil
 }
 
-// stuckReported remembers the stuck networks this process has named, so
-// each is reported once and not again by every later sweep of the process.
+// stuckReported remembers the networks this process has named as stuck or
+// held, so each is reported once and not again by every later sweep.
 // Like the engine's bug it describes, it outlives any one test.
 var stuckReported sync.Map
 
@@ -209,8 +251,10 @@ func (b *Backend) Sweep(ctx context.Context, logf backend.Logf) {
 }
 
 // removeDeadRun removes a killed run's containers, then tries each of its
-// networks once: a network that is stuck stays stuck, and is named once per
-// process.
+// networks once. A network that stays (stuck in the engine, or held by
+// someone's container) is named once per process and tried again by later
+// sweeps, one attempt each: it costs a few milliseconds, and it may have
+// been freed meanwhile.
 func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Logf) error {
 	list, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(run)})
 	if err != nil {
@@ -220,16 +264,15 @@ func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Lo
 	if err != nil {
 		return fmt.Errorf("list networks: %w", err)
 	}
-	var stuck []string
+	news := len(list.Items) > 0
 	for _, n := range nets.Items {
-		if _, seen := stuckReported.Load(n.ID); seen && len(list.Items) == 0 {
-			stuck = append(stuck, n.Name)
+		if _, seen := stuckReported.Load(n.ID); !seen {
+			news = true
 		}
 	}
-	if len(stuck) == len(nets.Items) && len(list.Items) == 0 && len(stuck) > 0 {
-		return nil // known stuck, already named: nothing to do, nothing to say
+	if news {
+		logf("meshtest: removing run %s left by a process that no longer exists (%d containers, %d networks)", run, len(list.Items), len(nets.Items))
 	}
-	logf("meshtest: removing run %s left by a process that no longer exists (%d containers, %d networks)", run, len(list.Items), len(nets.Items))
 	var errs []error
 	for _, c := range list.Items {
 		if err := b.removeContainer(ctx, c.ID); err != nil {
@@ -238,9 +281,11 @@ func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Lo
 	}
 	for _, n := range nets.Items {
 		err := b.removeNetwork(ctx, n.ID, n.Name, 0)
-		if se, ok := errors.AsType[*StuckNetworkError](err); ok {
+		_, stuck := errors.AsType[*StuckNetworkError](err)
+		_, held := errors.AsType[*HeldNetworkError](err)
+		if stuck || held {
 			if _, seen := stuckReported.LoadOrStore(n.ID, true); !seen {
-				logf("meshtest: %v", se)
+				logf("meshtest: %v", err)
 			}
 			continue
 		}
@@ -250,7 +295,6 @@ func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Lo
 	}
 	return errors.Join(errs...)
 }
-
 // ByTest lists every container and network labelled with the test's name,
 // of any run: what a test that must create nothing can check.
 func (b *Backend) ByTest(ctx context.Context, test string) ([]string, error) {

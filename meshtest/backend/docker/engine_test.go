@@ -1,0 +1,249 @@
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/require"
+)
+
+// requireEngine skips t when no Docker engine answers, saying why. With
+// MESHTEST_REQUIRE_DOCKER=1 (as in CI) it fails t instead: there a skip
+// would hide that nothing was tested.
+func requireEngine(t testing.TB) {
+	t.Helper()
+	err := Available(t.Context())
+	if err == nil {
+		return
+	}
+	if os.Getenv("MESHTEST_REQUIRE_DOCKER") == "1" {
+		t.Fatalf("MESHTEST_REQUIRE_DOCKER=1 but %v", err)
+	}
+	t.Skipf("skipping, this test needs a Docker engine: %v (set MESHTEST_REQUIRE_DOCKER=1 to fail instead)", err)
+}
+
+// testBackend is a Backend on the engine, closed when t ends.
+func testBackend(t *testing.T, opts Options) *Backend {
+	t.Helper()
+	requireEngine(t)
+	b, err := New(t.Context(), opts)
+	t.Cleanup(func() {
+		if b != nil {
+			b.Close()
+		}
+	})
+	require.NoError(t, err)
+	return b
+}
+
+// teardown is a context for cleanups: t.Context() is already cancelled
+// when they run.
+func teardown() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 2*time.Minute)
+}
+
+// removeRunOnCleanup removes everything of run when t ends, and fails t if
+// anything is left.
+func removeRunOnCleanup(t *testing.T, b *Backend, run string) {
+	t.Helper()
+	t.Cleanup(func() {
+		ctx, cancel := teardown()
+		defer cancel()
+		if err := b.RemoveRun(ctx, run, t.Logf); err != nil {
+			t.Errorf("cleanup: remove run %s: %v", run, err)
+		}
+	})
+}
+
+func randomHex(t testing.TB, n int) string {
+	t.Helper()
+	buf := make([]byte, n)
+	if _, err := rand.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(buf)
+}
+
+// exitedProcess is a process that ran on this host and no longer does,
+// identified as a killed meshtest process would have labelled its runs.
+func exitedProcess(t testing.TB) process {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start true: %v", err)
+	}
+	// Until Wait reaps it, the process (running or a zombie) still has its
+	// /proc entry and so its start time.
+	p := process{host: self.host, pid: cmd.Process.Pid, start: startTime(cmd.Process.Pid)}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("wait for true: %v", err)
+	}
+	if p.start == "" {
+		t.Fatalf("no start time read for PID %d from /proc", p.pid)
+	}
+	return p
+}
+
+// ownedNetwork creates run's network labelled as owner's, as if owner had
+// called NewRun: cheap (internal, no container). pidOnly labels it as an
+// older meshtest did, with a PID and no process label. It is removed when t
+// ends.
+func ownedNetwork(t *testing.T, b *Backend, run string, owner process, pidOnly bool) string {
+	t.Helper()
+	labels := runLabels(run, t.Name())
+	labels[labelHost] = owner.host
+	labels[labelPID] = strconv.Itoa(owner.pid)
+	labels[labelProcess] = owner.String()
+	if pidOnly {
+		delete(labels, labelProcess)
+	}
+	removeRunOnCleanup(t, b, run)
+	res, err := b.cli.NetworkCreate(t.Context(), networkName(run), client.NetworkCreateOptions{
+		Driver: "bridge", Internal: true, Labels: labels,
+	})
+	require.NoError(t, err, "create network of run %s", run)
+	return res.ID
+}
+
+// sleeperSource is a program that does nothing until it is told to stop: a
+// container that holds a network for as long as a test needs.
+const sleeperSource = `package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+}
+`
+
+// sleeper memoises the sleeper image for the test process.
+var sleeper struct {
+	sync.Mutex
+	tag string
+}
+
+// sleeperImage builds the sleeper into a FROM scratch image with the
+// backend's own builder, offline. Like the bundled node's, its tag is its
+// content hash, so the image is built once per change and kept on the
+// engine for later runs.
+func sleeperImage(t *testing.T, b *Backend) string {
+	t.Helper()
+	sleeper.Lock()
+	defer sleeper.Unlock()
+	if sleeper.tag != "" {
+		return sleeper.tag
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module sleeper\n\ngo 1.26\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(sleeperSource), 0o644))
+	bin := filepath.Join(dir, "sleeper")
+	cmd := exec.CommandContext(t.Context(), "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOWORK=off", "GOFLAGS=")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "build the sleeper:\n%s", out)
+	sum, err := contentHash(bin, "/sleeper")
+	require.NoError(t, err)
+	tag := "meshtest-sleeper-test:" + sum[:12]
+	if _, err := b.cli.ImageInspect(t.Context(), tag); err != nil {
+		require.NoError(t, b.buildScratchImage(t.Context(), bin, "/sleeper", tag), "build image %s", tag)
+	}
+	sleeper.tag = tag
+	return tag
+}
+
+// startSleeper runs the sleeper attached to network, labelled with no run:
+// nothing the backend removes by run knows of it. It is removed when t ends.
+func startSleeper(t *testing.T, b *Backend, network string) string {
+	t.Helper()
+	img := sleeperImage(t, b)
+	res, err := b.cli.ContainerCreate(t.Context(), client.ContainerCreateOptions{
+		Name:   "meshtest-sleeper-test-" + randomHex(t, 4),
+		Config: &container.Config{Image: img, Labels: map[string]string{LabelTest: t.Name()}},
+		HostConfig: &container.HostConfig{
+			NetworkMode:    container.NetworkMode(network),
+			CapDrop:        []string{"ALL"},
+			SecurityOpt:    []string{"no-new-privileges"},
+			ReadonlyRootfs: true,
+		},
+	})
+	t.Cleanup(func() {
+		if res.ID == "" {
+			return
+		}
+		ctx, cancel := teardown()
+		defer cancel()
+		if _, err := b.cli.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			t.Errorf("cleanup: remove sleeper %.12s: %v", res.ID, err)
+		}
+	})
+	require.NoError(t, err, "create the sleeper on %s", network)
+	_, err = b.cli.ContainerStart(t.Context(), res.ID, client.ContainerStartOptions{})
+	require.NoError(t, err, "start the sleeper on %s", network)
+	return res.ID
+}
+
+// logRecorder is a backend.Logf that keeps the lines it is given and
+// passes them on to the test's log.
+type logRecorder struct {
+	t     testing.TB
+	mu    sync.Mutex
+	lines []string
+}
+
+func (r *logRecorder) logf(format string, args ...any) {
+	r.t.Helper()
+	r.t.Logf(format, args...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+// take returns the lines recorded since the last take.
+func (r *logRecorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.lines
+	r.lines = nil
+	return out
+}
+
+// mentioning keeps the lines that contain word.
+func mentioning(lines []string, word string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// removeAttempts is how many times removeNetwork has asked the engine to
+// remove network id since it was last removed.
+func removeAttempts(id string) int64 {
+	n, ok := networkRemoves.Load(id)
+	if !ok {
+		return 0
+	}
+	return n.(*atomic.Int64).Load()
+}
