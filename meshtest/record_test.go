@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meshtest/meshtest/meshtest/report"
 	"github.com/meshtest/meshtest/meshtest/series"
 	"github.com/meshtest/meshtest/meshtest/spec"
+	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -92,4 +94,33 @@ func TestPerConnection(t *testing.T) {
 	assert.InDelta(t, 0.02, rec.PerConnection(FigCPUCores), 1e-12)
 	assert.InDelta(t, 1e6, rec.PerConnection(FigMemBytes), 1e-6)
 	assert.True(t, math.IsNaN(rec.PerConnection(FigGoroutines)), "no samples: NaN, not 0")
+}
+
+// TestConvergenceSaysWhatWasProven: a group whose spec cannot count
+// connections is unverified, and a mesh with one is not called proven,
+// in summary.json or in report.html.
+func TestConvergenceSaysWhatWasProven(t *testing.T) {
+	rec := &Recording{
+		Table:    &series.Table{},
+		Converge: time.Second,
+		nodes:    []nodeFact{{Index: 0, Name: "bootstrap", Group: "meshnode"}, {Index: 1, Name: "peer-001", Group: "kubo"}, {Index: 2, Name: "peer-002", Group: "other"}},
+		verification: map[string]string{
+			"meshnode": summary.ByPeerIDs, "kubo": summary.ByConnectionCount, "other": summary.NotVerified,
+		},
+	}
+	c := rec.convergence()
+	assert.False(t, c.Proven, "an unverified group leaves the mesh unproven")
+	assert.Equal(t, []string{"other"}, c.Unverified)
+	assert.Equal(t, summary.ByConnectionCount, c.Groups["kubo"])
+
+	s := &summary.File{Topology: summary.Topology{Nodes: 3, Edges: 2}, Convergence: c}
+	d := report.FromSummary(s, true, nil)
+	assert.Contains(t, d.Convergence.Detail, "UNVERIFIED")
+	assert.NotContains(t, d.Convergence.Detail, "every node held exactly its neighbours")
+	assert.False(t, d.Checks[0].OK, "the report's first check: the topology was proven")
+
+	rec.verification["other"] = summary.ByPeerIDs
+	c = rec.convergence()
+	assert.True(t, c.Proven)
+	assert.Empty(t, c.Unverified)
 }
