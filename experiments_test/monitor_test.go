@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest"
-	"github.com/meshtest/meshtest/meshtest/monitor"
+	"github.com/meshtest/meshtest/meshtest/monitor/snapshot"
 	"github.com/meshtest/meshtest/meshtest/series"
 )
 
@@ -77,13 +77,13 @@ func checkMonitor(t *testing.T, mesh *meshtest.Mesh, rec *meshtest.Recording) {
 func checkSnapshot(t *testing.T, mesh *meshtest.Mesh, rec *meshtest.Recording) {
 	t.Helper()
 	dir := filepath.Join(t.ArtifactDir(), "prometheus-snapshot")
-	goroutines, err := monitor.ReadSnapshot(dir, `go_goroutines{node="bootstrap"}`)
+	goroutines, err := snapshot.Read(dir, `go_goroutines{node="bootstrap"}`)
 	require.NoError(t, err, "the snapshot opens in Prometheus's TSDB reader")
 	require.Len(t, goroutines, 1, "the bootstrap's goroutines are in the snapshot")
 	windowRounds := int(rec.Duration / rec.Interval)
 	assert.GreaterOrEqual(t, goroutines[0].Samples, windowRounds/2, "samples of %s", goroutines[0])
 	assert.False(t, goroutines[0].Last.Before(rec.Started), "%s reaches into the window", goroutines[0])
-	mem, err := monitor.ReadSnapshot(dir, `meshtest_container_memory_bytes`)
+	mem, err := snapshot.Read(dir, `meshtest_container_memory_bytes`)
 	require.NoError(t, err)
 	assert.Len(t, mem, len(mesh.Nodes), "the harness's container memory of every node is in the snapshot")
 }

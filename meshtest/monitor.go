@@ -106,7 +106,7 @@ func (m *Mesh) Query(ctx context.Context, promql string) (map[string]float64, er
 
 // snapshotPrometheus asks Prometheus for a TSDB snapshot and copies it out
 // into dir/prometheus-snapshot, which any Prometheus opens with
-// --storage.tsdb.path (and monitor.ReadSnapshot reads).
+// --storage.tsdb.path (and snapshot.Read reads).
 func (m *Mesh) snapshotPrometheus(ctx context.Context, dir string) error {
 	if m.monitor == nil {
 		return nil

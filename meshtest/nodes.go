@@ -283,4 +283,3 @@ func (m *Mesh) exited(ctx context.Context) (*Node, error) {
 	}
 	return nil, nil
 }
-

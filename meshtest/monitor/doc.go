@@ -1,7 +1,8 @@
 // Package monitor puts a real Prometheus server into a mesh: the server's
 // command line, the prometheus.yml that scrapes every node, the exporter
 // through which the harness's own container samples reach it, a PromQL
-// client, and the TSDB snapshot that goes into the artifacts.
+// client, and the TSDB snapshot that goes into the artifacts (which package
+// snapshot reads).
 //
 // The harness samples every node itself, and that is what its assertions
 // and charts use. Prometheus is there for the person reading the results:
@@ -22,9 +23,12 @@
 //	// ... every interval: x.Set(node, role, group, stats) ...
 //	name, err := c.Snapshot(ctx)
 //	// ... copy SnapshotDir(name) out of the container through Untar ...
-//	series, err := monitor.ReadSnapshot(dest, `{node="bootstrap"}`)
+//	series, err := snapshot.Read(dest, `{node="bootstrap"}`)
 //
-// ReadSnapshot opens the snapshot with Prometheus's own TSDB package at the
-// version the server is built from, so a test can check that the artifact
-// holds the samples it should rather than only that a directory exists.
+// Reading the snapshot is package snapshot's, with Prometheus's own TSDB
+// readers at the version the server is built from, so that a test can check
+// that the artifact holds the samples it should rather than only that a
+// directory exists. It is kept out of this package, which imports nothing
+// of the Prometheus server's module: every user of meshtest compiles this
+// package, and only the tests that read a snapshot compile that one.
 package monitor

@@ -6,7 +6,7 @@ import "strconv"
 // through the Go module proxy, into a FROM scratch image tagged by this
 // version and reused across runs (the first build takes minutes). It is also
 // the version of the github.com/prometheus/prometheus module in go.mod, whose
-// TSDB package ReadSnapshot uses: the reader is the server's own code.
+// TSDB readers package snapshot uses: the reader is the server's own code.
 const Version = "v0.316.0"
 
 // Package is the Go package the server image is built from.

@@ -295,6 +295,7 @@ func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Lo
 	}
 	return errors.Join(errs...)
 }
+
 // ByTest lists every container and network labelled with the test's name,
 // of any run: what a test that must create nothing can check.
 func (b *Backend) ByTest(ctx context.Context, test string) ([]string, error) {
