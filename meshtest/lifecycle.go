@@ -3,6 +3,7 @@ package meshtest
 import (
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest/metrics"
-	"net/http"
 )
 
 // interrupts removes every live mesh of the process when it is told to
@@ -28,14 +28,20 @@ var interrupts struct {
 // watchInterrupts registers m for removal on SIGINT/SIGTERM and returns the
 // function that unregisters it. Meshes register before they create
 // anything, so a signal at any moment of bring-up stops it and removes what
-// it made.
+// it made. A signal the process was started ignoring (SIGINT in a shell's
+// background job) stays ignored: catching it would make the process die of
+// a signal its parent meant it to ignore.
 func watchInterrupts(m *Mesh) (unwatch func()) {
 	interrupts.Lock()
 	defer interrupts.Unlock()
 	if interrupts.meshes == nil {
 		interrupts.meshes = map[*Mesh]bool{}
 		interrupts.ch = make(chan os.Signal, 2)
-		signal.Notify(interrupts.ch, syscall.SIGINT, syscall.SIGTERM)
+		for _, sig := range []os.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			if !signal.Ignored(sig) {
+				signal.Notify(interrupts.ch, sig)
+			}
+		}
 		go handleInterrupt()
 	}
 	interrupts.meshes[m] = true
@@ -46,6 +52,12 @@ func watchInterrupts(m *Mesh) (unwatch func()) {
 	}
 }
 
+// handleInterrupt removes the live meshes, then dies of the signal. The
+// process must die *before* anything waiting on a removal goes on: the
+// test's own cleanup may be waiting on the same mesh's close, and once it
+// returned the test binary would exit with status 1, not of the signal. So
+// each mesh's close ends in a hook that never returns, and the last one to
+// get there re-raises the signal.
 func handleInterrupt() {
 	sig := <-interrupts.ch
 	interrupts.Lock()
@@ -55,32 +67,51 @@ func handleInterrupt() {
 	}
 	interrupts.Unlock()
 	fmt.Fprintf(os.Stderr, "meshtest: %v: removing %d mesh(es) before exiting (%v again to exit at once; the next run then sweeps what is left)\n", sig, len(live), sig)
-	done := make(chan struct{})
+	removed := make(chan struct{})
+	var left sync.WaitGroup
+	left.Add(len(live))
 	go func() {
-		var wg sync.WaitGroup
-		for _, m := range live {
-			wg.Go(func() { m.abort(fmt.Errorf("interrupted by %v", sig)) })
-		}
-		wg.Wait()
-		close(done)
+		left.Wait()
+		close(removed)
 	}()
-	select {
-	case <-done:
-	case <-interrupts.ch:
+	for _, m := range live {
+		go func() {
+			m.onTeardown(func() {
+				left.Done()
+				select {} // hold this close (and whoever waits on it) until the process dies
+			})
+			m.abort(fmt.Errorf("interrupted by %v", sig))
+		}()
 	}
-	signal.Stop(interrupts.ch)
+	select {
+	case <-removed:
+	case <-interrupts.ch: // again: exit at once
+	}
+	dieOf(sig)
+}
+
+// dieOf ends the process by sig with its default action, as if meshtest had
+// never caught it.
+func dieOf(sig os.Signal) {
+	signal.Reset(sig)
 	p, _ := os.FindProcess(os.Getpid())
 	p.Signal(sig)
+	time.Sleep(time.Second) // the signal is delivered asynchronously
+	os.Exit(128 + int(sig.(syscall.Signal)))
 }
 
 // processStarted is when this package was initialised, before the testing
 // package starts the alarm of -test.timeout: a deadline counted from it is
-// never later than the real one.
+// never later than the real one. (Benchmarks run after testing stops that
+// alarm; `go test` kills a benchmark a minute after its -timeout instead,
+// with SIGQUIT, which runs no cleanup either. A guard counted from here
+// fires a minute early for them: removing early is the safe side.)
 var processStarted = time.Now()
 
 // deadline is when `go test -timeout` kills the process: the test's own
 // Deadline where it has one, else (benchmarks have none) the -test.timeout
-// flag counted from the process's start.
+// flag counted from the process's start, which is a minute early for a
+// benchmark (see processStarted).
 func deadline(t testing.TB) (time.Time, bool) {
 	if tt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
 		return tt.Deadline()

@@ -1,0 +1,351 @@
+package meshtest
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/meshtest/meshtest/meshtest/backend/docker"
+	"github.com/meshtest/meshtest/meshtest/spec"
+)
+
+// A process killed by a signal or by `go test -timeout` runs no t.Cleanup,
+// so what removes its mesh then is the signal handler and the deadline guard
+// of lifecycle.go. The tests here stop a child process (this test binary run
+// again) in each phase of a mesh's life and check that the child removed
+// everything it made. The parent finds what the child made by its test label
+// (docker.LabelTest): each child is a subtest with a random name, because a
+// child stopped before New returns cannot say its run ID.
+const (
+	childEnv      = "MESHTEST_INTERRUPT_CHILD" // "1" in a child process
+	childNameEnv  = "MESHTEST_CHILD_NAME"      // the child's subtest name
+	childPhaseEnv = "MESHTEST_CHILD_PHASE"     // what the child does
+)
+
+// TestInterruptChild is the child process of TestInterruptRemovesMesh and
+// TestTimeoutDuringBringUpRemovesMesh; it runs only in one.
+func TestInterruptChild(t *testing.T) {
+	if os.Getenv(childEnv) != "1" {
+		t.Skip("runs only as the child process of TestInterruptRemovesMesh and TestTimeoutDuringBringUpRemovesMesh")
+	}
+	t.Run(os.Getenv(childNameEnv), func(t *testing.T) {
+		switch phase := os.Getenv(childPhaseEnv); phase {
+		case "deadline":
+			New(t, Config{Name: "deadline", Peers: 100})
+			t.Error("New returned: the deadline guard did not stop bring-up")
+		case "teardown":
+			m := New(t, Config{Name: "sigint", Peers: 30})
+			m.Record(t, 2*time.Second)
+			m.Close()
+		default: // floor, bring-up, sampling
+			m := New(t, Config{Name: "sigint", Peers: 30, MeasureFloor: phase == "floor"})
+			m.Record(t, time.Minute)
+		}
+	})
+}
+
+// BenchmarkDeadlineChild is the child process of the benchmark case of
+// TestTimeoutDuringBringUpRemovesMesh; it runs only in one.
+func BenchmarkDeadlineChild(b *testing.B) {
+	if os.Getenv(childEnv) != "1" {
+		b.Skip("runs only as the child process of TestTimeoutDuringBringUpRemovesMesh")
+	}
+	b.Run(os.Getenv(childNameEnv), func(b *testing.B) {
+		m := New(b, Config{Name: "deadline-bench", Peers: 30})
+		m.Record(b, 2*time.Minute)
+	})
+}
+
+// TestInterruptRemovesMesh: SIGINT in any phase of a mesh's life removes
+// all of it, and the process still dies of the signal.
+func TestInterruptRemovesMesh(t *testing.T) {
+	b := testBackend(t)
+	for _, tc := range []struct {
+		phase  string
+		marker string        // the child's log line that shows it is in the phase
+		after  time.Duration // how far into the phase the interrupt comes
+	}{
+		// Some of the floor's plain containers exist, more are being created.
+		{"floor", "meshtest: measuring the engine floor", 1500 * time.Millisecond},
+		// A third of the nodes run, the others are being created: creates
+		// cancelled mid-call may still land after the first removal pass.
+		{"bring-up", "meshtest: started 10/31 nodes", 0},
+		{"sampling", "meshtest: sampling", 2 * time.Second},
+		// Close is removing the mesh: the handler must let it finish.
+		{"teardown", "meshtest: removing mesh", 0},
+	} {
+		t.Run("phase="+tc.phase, func(t *testing.T) {
+			c := startChild(t, b, "TestInterruptChild", tc.phase)
+			require.True(t, c.await(tc.marker, 3*time.Minute), "the child never printed %q", tc.marker)
+			time.Sleep(tc.after)
+			if tc.phase != "teardown" { // listing there would delay the signal past the removal
+				require.NotEmpty(t, c.units(t), "the child's units are on the engine when it is interrupted (else the check below proves nothing)")
+			}
+			require.NoError(t, c.cmd.Process.Signal(syscall.SIGINT))
+			c.wait(t)
+
+			sig, signaled := c.signaled()
+			assert.True(t, signaled && sig == syscall.SIGINT, "the child dies of SIGINT; it ended with %v", c.cmd.ProcessState)
+			assert.Contains(t, c.output(), "removing 1 mesh(es)")
+			assert.Empty(t, c.units(t), "units of %s left on the engine", c.test)
+		})
+	}
+}
+
+// TestTimeoutDuringBringUpRemovesMesh: when `go test -timeout` is about to
+// kill the process, the deadline guard removes the mesh first: during
+// bring-up for a test (whose deadline is t.Deadline), and during sampling
+// for a benchmark (whose deadline is counted from the -test.timeout flag).
+// A benchmark is not under the binary's own alarm (testing stops it before
+// benchmarks run) but under go test's, which sends SIGQUIT a minute after
+// -timeout: the guard comes before both.
+func TestTimeoutDuringBringUpRemovesMesh(t *testing.T) {
+	b := testBackend(t)
+	// The child's deadline counts from its start: build the node's image
+	// now, so that the child's bring-up begins at once and not after a
+	// compile of unknown length.
+	_, err := b.Image(t.Context(), spec.Bundled(), "", t.Logf)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name    string
+		top     string // the child test or benchmark
+		phase   string
+		nodes   int
+		fireAt  time.Duration // when, after the child's start, the guard is to fire
+		inPhase string        // the child's log line that shows it is in the phase the guard must hit
+		after   string        // a line that must not come before the guard's: the phase ended
+	}{
+		// Docker starts 1.5-6 containers/s here: the first ten of 101
+		// nodes run within 8 s, and New returns after 20 s at the earliest.
+		{"tb=test", "TestInterruptChild", "deadline", 101, 14 * time.Second, "meshtest: started", "meshtest: converged"},
+		// New of 31 nodes returns within 30 s; then it samples for 2 minutes.
+		{"tb=benchmark", "BenchmarkDeadlineChild", "deadline-bench", 31, 45 * time.Second, "meshtest: sampling", "meshtest: sampled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The guard fires removalBudget before the deadline, for the
+			// nodes and one unit more (guardDeadline).
+			timeout := removalBudget(tc.nodes+1) + tc.fireAt
+			c := startChild(t, b, tc.top, tc.phase, "-test.timeout="+timeout.String())
+			require.True(t, c.await(tc.inPhase, 3*time.Minute), "the child never printed %q", tc.inPhase)
+			require.NotEmpty(t, c.units(t), "the child's units are on the engine (else the check below proves nothing)")
+			c.wait(t)
+
+			out := c.output()
+			_, signaled := c.signaled()
+			assert.False(t, signaled, "the child is not killed by a signal; it ended with %v", c.cmd.ProcessState)
+			assert.NotZero(t, c.cmd.ProcessState.ExitCode(), "the child fails: the guard reports what it did as an error")
+			assert.NotContains(t, out, "panic: test timed out", "the guard removes the mesh before go test's -timeout kills the child")
+			guard := c.line("-timeout expires")
+			if assert.GreaterOrEqual(t, guard, 0, "the guard says it removes the mesh") {
+				in := c.line(tc.inPhase)
+				assert.True(t, 0 <= in && in < guard, "%q comes before the guard fires: raise fireAt", tc.inPhase)
+				if end := c.line(tc.after); end >= 0 {
+					assert.Greater(t, end, guard, "the guard fires before %q: lower fireAt", tc.after)
+				}
+			}
+			assert.Empty(t, c.units(t), "units of %s left on the engine", c.test)
+		})
+	}
+}
+
+// child is this test binary run again as a child process, for what a test
+// cannot do to its own process: interrupt it, or let its -timeout expire. It
+// keeps the child's whole output, stdout and stderr in order, and logs it
+// if the test fails.
+type child struct {
+	cmd    *exec.Cmd
+	b      *docker.Backend
+	test   string        // the child's full test name: its units' docker.LabelTest
+	exited chan struct{} // closed once the child is reaped
+
+	mu      sync.Mutex
+	out     []byte
+	lines   []string      // the complete lines of out
+	split   int           // how much of out lines holds
+	newLine chan struct{} // closed and replaced whenever lines grow
+}
+
+// startChild runs top (a test or a benchmark of this binary) in a child
+// process, as a subtest with a fresh name that does phase. Ten minutes
+// bound it: then, or when the test ends first, the child is interrupted
+// (so that it still removes its mesh) and killed two minutes later.
+func startChild(t *testing.T, b *docker.Backend, top, phase string, args ...string) *child {
+	t.Helper()
+	name := phase + "-" + randomHex(4)
+	pattern := fmt.Sprintf("^%s$/^%s$", top, regexp.QuoteMeta(name))
+	if strings.HasPrefix(top, "Benchmark") {
+		args = append(args, "-test.run=^$", "-test.bench="+pattern, "-test.benchtime=1x")
+	} else {
+		args = append(args, "-test.run="+pattern)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	cmd := exec.CommandContext(ctx, os.Args[0], append(args, "-test.v")...)
+	cmd.Env = append(os.Environ(), childEnv+"=1", childNameEnv+"="+name, childPhaseEnv+"="+phase,
+		"TMPDIR="+t.TempDir()) // the artifact directories of a killed child go with the test's
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 2 * time.Minute // removing 100 containers took up to 80 s here
+	c := &child{cmd: cmd, b: b, test: top + "/" + name, exited: make(chan struct{}), newLine: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = c, c
+	begin := time.Now()
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start child %s: %v", c.test, err)
+	}
+	go func() {
+		cmd.Wait() // its result is cmd.ProcessState
+		cancel()
+		close(c.exited)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-c.exited
+		t.Logf("child %s ran %.1f s and ended with %v", c.test, time.Since(begin).Seconds(), cmd.ProcessState)
+		if t.Failed() {
+			t.Logf("output of child %s (%s):\n%s", c.test, strings.Join(cmd.Args, " "), c.output())
+		}
+	})
+	return c
+}
+
+// Write takes the child's output.
+func (c *child) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.out = append(c.out, p...)
+	if i := bytes.LastIndexByte(c.out, '\n'); i >= c.split {
+		c.lines = append(c.lines, strings.Split(string(c.out[c.split:i]), "\n")...)
+		c.split = i + 1
+		close(c.newLine)
+		c.newLine = make(chan struct{})
+	}
+	return len(p), nil
+}
+
+// await waits for a line that contains s; it is false if the child exits
+// or d passes first.
+func (c *child) await(s string, d time.Duration) bool {
+	timeout := time.After(d)
+	for {
+		c.mu.Lock()
+		next := c.newLine
+		c.mu.Unlock()
+		if c.line(s) >= 0 {
+			return true
+		}
+		select {
+		case <-next:
+		case <-c.exited:
+			return c.line(s) >= 0
+		case <-timeout:
+			return false
+		}
+	}
+}
+
+// line is the index of the first line that contains s, or -1.
+func (c *child) line(s string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, l := range c.lines {
+		if strings.Contains(l, s) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (c *child) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.out)
+}
+
+// wait waits for the child to exit: it does within the bound startChild set.
+func (c *child) wait(t *testing.T) {
+	t.Helper()
+	<-c.exited
+	require.NotNil(t, c.cmd.ProcessState, "the child ran")
+}
+
+// signaled is the signal the child died of, if it did.
+func (c *child) signaled() (syscall.Signal, bool) {
+	ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return 0, false
+	}
+	return ws.Signal(), true
+}
+
+// units lists the containers and networks labelled with the child's test
+// name, of any run: its mesh's, and its floor's.
+func (c *child) units(t *testing.T) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got, err := c.b.ByTest(ctx, c.test)
+	require.NoError(t, err)
+	return got
+}
+
+// TestDeadlineOfTBWithoutDeadline: a TB with no Deadline method, as
+// *testing.B, gets the -test.timeout flag counted from the process's start,
+// which is never later than go test's own alarm; a TB with one gets its own.
+func TestDeadlineOfTBWithoutDeadline(t *testing.T) {
+	noDeadline := struct{ testing.TB }{t} // hides (*testing.T).Deadline
+	if want, ok := t.Deadline(); ok {
+		got, gotOK := deadline(noDeadline)
+		require.True(t, gotOK)
+		assert.False(t, got.After(want), "the flag's deadline %v is not after the test's %v", got, want)
+		assert.WithinDuration(t, want, got, 5*time.Second, "the process started just before the tests")
+	}
+	got, ok := deadline(t)
+	want, wantOK := t.Deadline()
+	assert.Equal(t, wantOK, ok)
+	assert.Equal(t, want, got, "a *testing.T's deadline is its own")
+
+	f := flag.Lookup("test.timeout")
+	require.NotNil(t, f, "the testing package defines -test.timeout")
+	old := f.Value.String()
+	// Read by the testing package only when the binary starts and ends.
+	t.Cleanup(func() { require.NoError(t, f.Value.Set(old)) })
+	for _, tc := range []struct {
+		flag string
+		want time.Duration
+		ok   bool
+	}{
+		{"90s", 90 * time.Second, true},
+		{"1h30m", 90 * time.Minute, true},
+		{"0s", 0, false}, // -timeout 0: no deadline, so no guard
+	} {
+		require.NoError(t, f.Value.Set(tc.flag))
+		got, ok := deadline(noDeadline)
+		assert.Equal(t, tc.ok, ok, "-test.timeout=%s", tc.flag)
+		if tc.ok {
+			assert.Equal(t, processStarted.Add(tc.want), got, "-test.timeout=%s", tc.flag)
+		}
+	}
+}
+
+// TestDeadlineRemovalBudget: 30 s and 800 ms a node.
+func TestDeadlineRemovalBudget(t *testing.T) {
+	for nodes, want := range map[int]time.Duration{
+		0:   30 * time.Second,
+		1:   30*time.Second + 800*time.Millisecond,
+		32:  55*time.Second + 600*time.Millisecond,
+		102: 111*time.Second + 600*time.Millisecond,
+	} {
+		assert.Equal(t, want, removalBudget(nodes), "%d nodes", nodes)
+	}
+}
