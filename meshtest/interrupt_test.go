@@ -85,6 +85,9 @@ func TestInterruptRemovesMesh(t *testing.T) {
 		{"sampling", "meshtest: sampling", 2 * time.Second},
 		// Close is removing the mesh: the handler must let it finish.
 		{"teardown", "meshtest: removing mesh", 0},
+		// Started with SIGINT ignored, as a non-interactive shell starts a
+		// background job: a `kill -INT` must still remove the mesh.
+		{"ignored-sampling", "meshtest: sampling", 2 * time.Second},
 	} {
 		t.Run("phase="+tc.phase, func(t *testing.T) {
 			c := startChild(t, b, "TestInterruptChild", tc.phase)
@@ -97,7 +100,13 @@ func TestInterruptRemovesMesh(t *testing.T) {
 			c.wait(t)
 
 			sig, signaled := c.signaled()
-			assert.True(t, signaled && sig == syscall.SIGINT, "the child dies of SIGINT; it ended with %v", c.cmd.ProcessState)
+			if strings.HasPrefix(tc.phase, "ignored-") {
+				// The ignore is restored before the signal is raised again,
+				// so the process exits with the shell's code for it.
+				assert.Equal(t, 128+int(syscall.SIGINT), c.cmd.ProcessState.ExitCode(), "the child exits 130 for SIGINT; it ended with %v", c.cmd.ProcessState)
+			} else {
+				assert.True(t, signaled && sig == syscall.SIGINT, "the child dies of SIGINT; it ended with %v", c.cmd.ProcessState)
+			}
 			assert.Contains(t, c.output(), "removing 1 mesh(es)")
 			assert.Empty(t, c.units(t), "units of %s left on the engine", c.test)
 		})
@@ -192,6 +201,11 @@ func startChild(t *testing.T, b *docker.Backend, top, phase string, args ...stri
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
 	cmd := exec.CommandContext(ctx, os.Args[0], append(args, "-test.v")...)
+	if p, ok := strings.CutPrefix(phase, "ignored-"); ok {
+		// sh's trap "" sets SIGINT to ignored, and exec keeps it so.
+		phase = p
+		cmd = exec.CommandContext(ctx, "sh", append([]string{"-c", `trap "" INT; exec "$0" "$@"`, os.Args[0]}, append(args, "-test.v")...)...)
+	}
 	cmd.Env = append(os.Environ(), childEnv+"=1", childNameEnv+"="+name, childPhaseEnv+"="+phase,
 		"TMPDIR="+t.TempDir()) // the artifact directories of a killed child go with the test's
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }

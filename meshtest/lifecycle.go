@@ -28,20 +28,17 @@ var interrupts struct {
 // watchInterrupts registers m for removal on SIGINT/SIGTERM and returns the
 // function that unregisters it. Meshes register before they create
 // anything, so a signal at any moment of bring-up stops it and removes what
-// it made. A signal the process was started ignoring (SIGINT in a shell's
-// background job) stays ignored: catching it would make the process die of
-// a signal its parent meant it to ignore.
+// it made. SIGINT is caught even where the process was started ignoring it
+// (a non-interactive shell's background job): no terminal's Ctrl-C reaches
+// such a job, so a SIGINT it gets is someone's `kill -INT`, meant to stop
+// it, and the mesh must go with it.
 func watchInterrupts(m *Mesh) (unwatch func()) {
 	interrupts.Lock()
 	defer interrupts.Unlock()
 	if interrupts.meshes == nil {
 		interrupts.meshes = map[*Mesh]bool{}
 		interrupts.ch = make(chan os.Signal, 2)
-		for _, sig := range []os.Signal{syscall.SIGINT, syscall.SIGTERM} {
-			if !signal.Ignored(sig) {
-				signal.Notify(interrupts.ch, sig)
-			}
-		}
+		signal.Notify(interrupts.ch, syscall.SIGINT, syscall.SIGTERM)
 		go handleInterrupt()
 	}
 	interrupts.meshes[m] = true
@@ -91,7 +88,9 @@ func handleInterrupt() {
 }
 
 // dieOf ends the process by sig with its default action, as if meshtest had
-// never caught it.
+// never caught it; where the process was started ignoring sig, Reset
+// restores that, and the process exits with the shell's code for it
+// (128 + the signal's number) instead.
 func dieOf(sig os.Signal) {
 	signal.Reset(sig)
 	p, _ := os.FindProcess(os.Getpid())
