@@ -50,7 +50,7 @@ func (m *Mesh) converge(ctx context.Context) error {
 			m.Converge = time.Since(begin)
 			what := "all %d edges of %s connected"
 			if u := m.Unverified(); len(u) > 0 {
-				what = "%d edges of %s: every node that can be checked holds its degree (groups " + strings.Join(u, ", ") + " UNVERIFIED)"
+				what = "%d edges of %s: every node that can be checked holds its degree (roles " + strings.Join(u, ", ") + " UNVERIFIED)"
 			}
 			m.logf("meshtest: converged: "+what+", %.1f s after the last start", len(m.Graph.Edges), m.Graph.Name, m.Converge.Seconds())
 			return nil
@@ -186,24 +186,25 @@ func verification(s *spec.Spec) string {
 	}
 }
 
-// Verification says, per group (spec name), how its nodes' connections are
-// proven: summary.ByPeerIDs, summary.ByConnectionCount or
-// summary.NotVerified.
+// Verification says, per role, how its nodes' connections are proven:
+// summary.ByPeerIDs, summary.ByConnectionCount or summary.NotVerified. Per
+// role, not per spec name: the bootstrap and the peers may run two specs
+// of one name (as Kubo's do) that check connections differently.
 func (m *Mesh) Verification() map[string]string {
 	out := map[string]string{}
 	for _, n := range m.Nodes {
-		out[n.Group] = verification(n.spec)
+		out[n.Role] = verification(n.spec)
 	}
 	return out
 }
 
-// Unverified names the groups whose spec gives no way to count connections:
+// Unverified names the roles whose spec gives no way to count connections:
 // their part of the topology is not proven.
 func (m *Mesh) Unverified() []string {
 	var out []string
 	for _, n := range m.Nodes {
-		if verification(n.spec) == summary.NotVerified && !slices.Contains(out, n.Group) {
-			out = append(out, n.Group)
+		if verification(n.spec) == summary.NotVerified && !slices.Contains(out, n.Role) {
+			out = append(out, n.Role)
 		}
 	}
 	return out

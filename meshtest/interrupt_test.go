@@ -352,14 +352,3 @@ func TestDeadlineOfTBWithoutDeadline(t *testing.T) {
 	}
 }
 
-// TestDeadlineRemovalBudget: 30 s and 800 ms a node.
-func TestDeadlineRemovalBudget(t *testing.T) {
-	for nodes, want := range map[int]time.Duration{
-		0:   30 * time.Second,
-		1:   30*time.Second + 800*time.Millisecond,
-		32:  55*time.Second + 600*time.Millisecond,
-		102: 111*time.Second + 600*time.Millisecond,
-	} {
-		assert.Equal(t, want, removalBudget(nodes), "%d nodes", nodes)
-	}
-}

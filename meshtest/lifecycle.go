@@ -128,22 +128,25 @@ func deadline(t testing.TB) (time.Time, bool) {
 
 // removalBudget is how long before the deadline the mesh is removed: this
 // engine was measured removing 100 containers in 7 to 80 s, so 30 s and
-// 800 ms a node, for the mesh as it will be (a mesh still coming up counts
-// at its full size).
+// 800 ms a node, and 100 ms a node more for the logs a failed test saves
+// first (the guard fails the test), for the mesh as it will be (a mesh
+// still coming up counts at its full size).
 func removalBudget(nodes int) time.Duration {
-	return 30*time.Second + time.Duration(nodes)*800*time.Millisecond
+	return 30*time.Second + time.Duration(nodes)*900*time.Millisecond
 }
 
 // guardDeadline removes the mesh shortly before `go test -timeout` would
 // kill the process, since a timed-out test binary runs no cleanups. It is
 // armed before bring-up, so a mesh still coming up is stopped and removed
 // too.
-func (m *Mesh) guardDeadline(t testing.TB) {
+//
+// Grow arms it again for the mesh's new size.
+func (m *Mesh) guardDeadline(t testing.TB, nodes int) {
 	end, ok := deadline(t)
 	if !ok {
 		return
 	}
-	budget := removalBudget(m.Graph.N + len(m.Config.Services) + 1)
+	budget := removalBudget(nodes + len(m.Config.Services) + 1)
 	timer := time.AfterFunc(time.Until(end)-budget, func() {
 		if m.isClosed.Load() {
 			return
@@ -151,6 +154,13 @@ func (m *Mesh) guardDeadline(t testing.TB) {
 		t.Errorf("meshtest: the test's -timeout expires in %v: removing mesh %s now so nothing is left behind", time.Until(end).Round(time.Second), m.Run)
 		m.abort(fmt.Errorf("the -timeout of the test binary expires in %v", time.Until(end).Round(time.Second)))
 	})
+	m.mu.Lock()
+	old := m.guard
+	m.guard = timer
+	m.mu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
 	m.onTeardown(func() { timer.Stop() })
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/spec"
+	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -139,7 +140,45 @@ func TestCloseFromManyGoroutines(t *testing.T) {
 			n++
 		}
 	}
-	assert.Equal(t, 1, n)
+	// One removal: the first pass, and the second look an aborted mesh
+	// gets for a create that lands late (TestAbortLooksAgain).
+	assert.Equal(t, 2, n)
+}
+
+// TestAbortLooksAgain: a create the engine was still carrying out when an
+// aborted bring-up was cancelled can land after the first removal pass
+// found nothing; an aborted mesh looks again and removes it.
+func TestAbortLooksAgain(t *testing.T) {
+	m, f := fakeMesh(t, Config{}, topology.Star(1))
+	passes := 0
+	landed := make(chan struct{})
+	f.removeFn = func(id string) error {
+		if id != m.Run {
+			return nil
+		}
+		passes++
+		if passes == 1 {
+			// The first pass finds nothing; the late create lands after it.
+			go func() {
+				time.Sleep(500 * time.Millisecond)
+				f.mu.Lock()
+				f.left[id] = []string{"container meshtest-" + id + "-peer-001"}
+				f.mu.Unlock()
+				close(landed)
+			}()
+			return nil
+		}
+		<-landed
+		f.mu.Lock()
+		delete(f.left, id)
+		f.mu.Unlock()
+		return nil
+	}
+	m.abort(errors.New("interrupted"))
+	assert.Equal(t, 2, passes, "the first pass, and the late look that removes what landed")
+	left, err := f.Leftovers(t.Context(), m.Run)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the late create is removed")
 }
 
 // TestUnitsRenderTheSpec: a node's unit is its spec rendered for it, with
@@ -152,4 +191,23 @@ func TestUnitsRenderTheSpec(t *testing.T) {
 	assert.Equal(t, spec.Bundled().MetricsPort, u.MetricsPort)
 	assert.Equal(t, "/dns4/bootstrap/tcp/4001/p2p/"+m.Nodes[0].PeerID, u.Env["MESHNODE_DIAL"])
 	assert.NotEmpty(t, u.Env["MESHNODE_KEY"])
+}
+
+// TestVerificationByRole: the bootstrap and the peers may run two specs of
+// one name (Kubo's do) that check connections differently; each role says
+// its own, and a role that cannot be checked is named, whatever its spec's
+// name shares with another's.
+func TestVerificationByRole(t *testing.T) {
+	boot := spec.Bundled()
+	boot.Name = "kubo"
+	peer := spec.Bundled()
+	peer.Name = "kubo"
+	peer.PeersPath, peer.Connections = "", nil
+	m, _ := fakeMesh(t, Config{BootstrapSpec: boot, Spec: peer}, topology.Star(2))
+	assert.Equal(t, map[string]string{"bootstrap": summary.ByPeerIDs, "peer": summary.NotVerified}, m.Verification())
+	assert.Equal(t, []string{"peer"}, m.Unverified())
+	rec := m.newRecording()
+	c := rec.convergence()
+	assert.False(t, c.Proven, "the peers' connections were not proven")
+	assert.Equal(t, []string{"peer"}, c.Unverified)
 }

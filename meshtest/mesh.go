@@ -78,11 +78,13 @@ type Mesh struct {
 	busy sync.Mutex
 
 	mu        sync.Mutex // guards what follows: the test's goroutine, signals and the deadline share it
+	guard     *time.Timer // the deadline guard, armed for the mesh's size
 	closed    bool
 	teardown  time.Duration
 	onClose   []func()
 	closeOnce sync.Once
 	isClosed  atomic.Bool
+	aborted   atomic.Bool // by a signal or the deadline: bring-up may have been cut short
 
 	httpOnce sync.Once
 	httpc    *http.Client
@@ -116,8 +118,9 @@ func NewGraph(t testing.TB, cfg Config, g topology.Graph) *Mesh {
 	}
 	m.failed = t.Failed
 	m.logDirs = artifactDirs(t, m.Config.ResultsDir)
+	m.watch()          // from here on, a signal removes the mesh
 	t.Cleanup(m.close) // registered before bring-up: a partial mesh is removed too
-	m.guardDeadline(t)
+	m.guardDeadline(t, m.Graph.N)
 	if err := m.start(); err != nil {
 		t.Fatalf("meshtest: %v", err)
 	}
@@ -125,8 +128,9 @@ func NewGraph(t testing.TB, cfg Config, g topology.Graph) *Mesh {
 }
 
 // prepare checks the input and connects to the backend; it creates nothing,
-// so an error leaves nothing behind. The mesh it returns is registered
-// for removal on SIGINT/SIGTERM from this moment on.
+// so an error leaves nothing behind. Once the caller has set what close
+// reads (failed, logDirs), watch registers the mesh for removal on
+// SIGINT/SIGTERM.
 func prepare(ctx context.Context, test string, cfg Config, g topology.Graph, logf backend.Logf) (*Mesh, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
@@ -136,12 +140,13 @@ func prepare(ctx context.Context, test string, cfg Config, g topology.Graph, log
 		return nil, err
 	}
 	b := cfg.Backend
+	var owned *docker.Backend // the default backend, which the mesh closes
 	if b == nil {
 		d, err := docker.New(ctx, docker.Options{PublishPorts: cfg.PublishPorts})
 		if err != nil {
 			return nil, err
 		}
-		b = d
+		b, owned = d, d
 	}
 	m := &Mesh{
 		Config:  cfg,
@@ -154,9 +159,21 @@ func prepare(ctx context.Context, test string, cfg Config, g topology.Graph, log
 		failed:  func() bool { return false },
 	}
 	m.ctx, m.cancel = context.WithCancelCause(ctx)
-	unwatch := watchInterrupts(m)
-	m.onClose = append(m.onClose, unwatch)
+	m.onTeardown(func() {
+		if m.httpc != nil {
+			m.httpc.CloseIdleConnections()
+		}
+		if owned != nil {
+			owned.Close()
+		}
+	})
 	return m, nil
+}
+
+// watch registers the mesh for removal on SIGINT/SIGTERM until it is
+// removed.
+func (m *Mesh) watch() {
+	m.onTeardown(watchInterrupts(m))
 }
 
 // start brings the mesh up: sweep, images, identities, floor, network,
@@ -206,7 +223,7 @@ func (m *Mesh) start() error {
 // the context error it caused.
 func (m *Mesh) why(err error) error {
 	if cause := context.Cause(m.ctx); cause != nil && errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w (%v)", cause, err)
+		return fmt.Errorf("%w (%w)", cause, err)
 	}
 	return err
 }
@@ -249,6 +266,7 @@ func randomHex(n int) string {
 // one per size.
 func (m *Mesh) Grow(t testing.TB, g topology.Graph) {
 	t.Helper()
+	m.guardDeadline(t, g.N) // a larger mesh takes longer to remove
 	if err := m.grow(g); err != nil {
 		t.Fatalf("meshtest: grow %s to %d nodes: %v", m.Run, g.N, err)
 	}
@@ -313,6 +331,7 @@ func (m *Mesh) onTeardown(f func()) {
 // signal and of the test's deadline, from another goroutine than the
 // test's.
 func (m *Mesh) abort(cause error) {
+	m.aborted.Store(true)
 	m.cancel(cause)
 	m.close()
 }
@@ -362,18 +381,28 @@ func (m *Mesh) close() {
 }
 
 // remove removes the run and the floor run, then looks again: a create the
-// engine was still carrying out when bring-up was cancelled can land after
-// the first pass.
+// engine was still carrying out when an aborted bring-up was cancelled can
+// land after the first pass, so an aborted mesh is looked at once more
+// after the engine has had time to finish such a call.
 func (m *Mesh) remove(ctx context.Context) {
 	for _, id := range []string{m.Run, m.floorRun()} {
-		for pass := 0; pass < 3; pass++ {
+		lookedLate := !m.aborted.Load()
+		for pass := 0; pass < 4; pass++ {
 			err := m.backend.RemoveRun(ctx, id, m.logf)
 			if err != nil {
 				m.logf("meshtest: teardown of %s: %v", id, err)
 			}
 			left, lerr := m.backend.Leftovers(ctx, id)
-			if lerr != nil || len(left) == 0 || onlyStuck(err, left) {
+			if lerr != nil || onlyStuck(err, left) {
 				break
+			}
+			if len(left) == 0 {
+				if lookedLate {
+					break
+				}
+				lookedLate = true
+				time.Sleep(2 * time.Second)
+				continue
 			}
 			select {
 			case <-ctx.Done():

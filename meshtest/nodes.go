@@ -54,8 +54,8 @@ func (m *Mesh) assignSpecs(ctx context.Context) error {
 		n.Instance.Image = img
 	}
 	if first == 0 { // Grow adds nodes of specs already named
-		for _, g := range m.Unverified() {
-			m.logf("meshtest: spec %q names no connection metric: its nodes' connections are UNVERIFIED (sampling starts once they are ready)", g)
+		for _, role := range m.Unverified() {
+			m.logf("meshtest: the spec of role %q names no connection metric: its nodes' connections are UNVERIFIED (sampling starts once they are ready)", role)
 		}
 	}
 	return m.assignIdentities()

@@ -103,15 +103,15 @@ func TestConvergenceSaysWhatWasProven(t *testing.T) {
 	rec := &Recording{
 		Table:    &series.Table{},
 		Converge: time.Second,
-		nodes:    []nodeFact{{Index: 0, Name: "bootstrap", Group: "meshnode"}, {Index: 1, Name: "peer-001", Group: "kubo"}, {Index: 2, Name: "peer-002", Group: "other"}},
+		nodes:    []nodeFact{{Index: 0, Name: "bootstrap", Role: "bootstrap"}, {Index: 1, Name: "peer-001", Role: "kubo"}, {Index: 2, Name: "peer-002", Role: "other"}},
 		verification: map[string]string{
-			"meshnode": summary.ByPeerIDs, "kubo": summary.ByConnectionCount, "other": summary.NotVerified,
+			"bootstrap": summary.ByPeerIDs, "kubo": summary.ByConnectionCount, "other": summary.NotVerified,
 		},
 	}
 	c := rec.convergence()
 	assert.False(t, c.Proven, "an unverified group leaves the mesh unproven")
 	assert.Equal(t, []string{"other"}, c.Unverified)
-	assert.Equal(t, summary.ByConnectionCount, c.Groups["kubo"])
+	assert.Equal(t, summary.ByConnectionCount, c.Roles["kubo"])
 
 	s := &summary.File{Topology: summary.Topology{Nodes: 3, Edges: 2}, Convergence: c}
 	d := report.FromSummary(s, true, nil)

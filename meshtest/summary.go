@@ -103,13 +103,13 @@ func (r *Recording) Summary() *summary.File {
 	return s
 }
 
-// convergence says what was proven, group by group: a mesh is proven only
-// when every group's connections were, by peer ID or by count.
+// convergence says what was proven, role by role: a mesh is proven only
+// when every role's connections were, by peer ID or by count.
 func (r *Recording) convergence() summary.Convergence {
-	c := summary.Convergence{Proven: r.Converge > 0, Groups: r.verification, DriftSamples: len(r.Drift)}
+	c := summary.Convergence{Proven: r.Converge > 0, Roles: r.verification, DriftSamples: len(r.Drift)}
 	for _, n := range r.nodes {
-		if r.verification[n.Group] == summary.NotVerified && !slices.Contains(c.Unverified, n.Group) {
-			c.Unverified = append(c.Unverified, n.Group)
+		if r.verification[n.Role] == summary.NotVerified && !slices.Contains(c.Unverified, n.Role) {
+			c.Unverified = append(c.Unverified, n.Role)
 		}
 	}
 	if len(c.Unverified) > 0 {

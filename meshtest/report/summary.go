@@ -81,8 +81,8 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 // than was checked.
 func provenDetail(s *summary.File) string {
 	var parts []string
-	for _, g := range slices.Sorted(maps.Keys(s.Convergence.Groups)) {
-		parts = append(parts, g+": "+s.Convergence.Groups[g])
+	for _, g := range slices.Sorted(maps.Keys(s.Convergence.Roles)) {
+		parts = append(parts, g+": "+s.Convergence.Roles[g])
 	}
 	return fmt.Sprintf("%d edges; %s", s.Topology.Edges, strings.Join(parts, ", "))
 }
@@ -92,11 +92,11 @@ func convergenceDetail(s *summary.File) string {
 	var how string
 	switch {
 	case len(c.Unverified) > 0:
-		how = fmt.Sprintf("the groups %s give no way to count connections, so their part of the topology is UNVERIFIED; the others held their degree", strings.Join(c.Unverified, ", "))
-	case onlyMethod(c.Groups, summary.ByPeerIDs):
+		how = fmt.Sprintf("the roles %s give no way to count connections, so their part of the topology is UNVERIFIED; the others held their degree", strings.Join(c.Unverified, ", "))
+	case onlyMethod(c.Roles, summary.ByPeerIDs):
 		how = "every node held exactly its neighbours, by peer ID,"
 	default:
-		how = "every node held exactly its neighbours (by peer ID) or its degree (by connection count: " + strings.Join(groupsBy(c.Groups, summary.ByConnectionCount), ", ") + ")"
+		how = "every node held exactly its neighbours (by peer ID) or its degree (by connection count: " + strings.Join(groupsBy(c.Roles, summary.ByConnectionCount), ", ") + ")"
 	}
 	return fmt.Sprintf("%s before sampling (%.1f s after the last start); %d samples left the topology during the window", how, s.Timings.ConvergeS, c.DriftSamples)
 }

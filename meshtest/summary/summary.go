@@ -105,23 +105,24 @@ type Harness struct {
 	Unresponsive []string       `json:"unresponsive,omitempty"`
 }
 
-// Convergence says what was proven before sampling, per group of nodes,
-// and how the topology held during the window.
+// Convergence says what was proven before sampling, per role, and how the
+// topology held during the window.
 type Convergence struct {
-	// Proven is true when every group's connections were proven: by peer
-	// ID or by connection count. A mesh with an unverified group is not
-	// proven, whatever its other groups showed.
+	// Proven is true when every role's connections were proven: by peer
+	// ID or by connection count. A mesh with an unverified role is not
+	// proven, whatever its other roles showed.
 	Proven bool `json:"proven"`
-	// Groups says, per group (spec name), how its nodes' connections were
-	// checked: "peer-ids" (each node's set of connected peer IDs equals
-	// its neighbours), "connection-count" (each node's connection metric
-	// equals its degree) or "unverified" (the spec gives no way to count).
-	Groups       map[string]string `json:"groups"`
-	Unverified   []string          `json:"unverified,omitempty"` // the groups whose method is "unverified"
+	// Roles says, per role ("bootstrap", "peer", a group's name), how its
+	// nodes' connections were checked: "peer-ids" (each node's set of
+	// connected peer IDs equals its neighbours), "connection-count" (each
+	// node's connection metric equals its degree) or "unverified" (the
+	// spec gives no way to count).
+	Roles        map[string]string `json:"roles"`
+	Unverified   []string          `json:"unverified,omitempty"` // the roles whose method is "unverified"
 	DriftSamples int               `json:"drift_samples"`        // samples whose connection count left the node's degree
 }
 
-// Ways a group's connections are checked, in Convergence.Groups.
+// Ways a role's connections are checked, in Convergence.Roles.
 const (
 	ByPeerIDs         = "peer-ids"
 	ByConnectionCount = "connection-count"

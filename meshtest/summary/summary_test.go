@@ -53,7 +53,7 @@ func TestKeysAreSnakeCase(t *testing.T) {
 	f := &File{
 		Schema: Schema, SchemaVersion: Version, Config: json.RawMessage(`{"interval_s":1}`),
 		Images:      map[string]string{"meshnode": "meshtest-node:abc"},
-		Convergence: Convergence{Groups: map[string]string{"meshnode": ByPeerIDs}},
+		Convergence: Convergence{Roles: map[string]string{"bootstrap": ByPeerIDs}},
 		Roles:       map[string]map[string]series.Stats{"peer": {"goroutines": series.Describe([]float64{1, 2})}},
 		Spread:      map[string]map[string]series.Stats{},
 		OverTime:    map[string]map[string][]RoundPoint{"peer": {"goroutines": {{Round: 0}}}},
