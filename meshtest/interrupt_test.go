@@ -351,4 +351,3 @@ func TestDeadlineOfTBWithoutDeadline(t *testing.T) {
 		}
 	}
 }
-

@@ -77,7 +77,7 @@ type Mesh struct {
 	// units (start, Grow, Record): close waits for it, after cancelling.
 	busy sync.Mutex
 
-	mu        sync.Mutex // guards what follows: the test's goroutine, signals and the deadline share it
+	mu        sync.Mutex  // guards what follows: the test's goroutine, signals and the deadline share it
 	guard     *time.Timer // the deadline guard, armed for the mesh's size
 	closed    bool
 	teardown  time.Duration
