@@ -7,7 +7,7 @@ GO       ?= go
 
 .PHONY: test star bench baseline image vet clean
 
-# The whole suite, with the race detector: unit tests and small meshes (<= 31 peers).
+# The whole suite, with the race detector: unit tests and small meshes (<= 31 peers, and one 100-peer bring-up cut short by its deadline).
 test:
 	$(GO) test -race -count=1 -timeout 60m ./...
 

@@ -28,6 +28,7 @@ func TestStar(t *testing.T) {
 	rec.WriteArtifacts(t)
 	if cfg.Monitor {
 		checkMonitor(t, mesh, rec)
+		checkSnapshot(t, mesh, rec)
 	}
 
 	n := float64(cfg.Peers)

@@ -44,7 +44,8 @@ func ExampleNewGraph() {
 func ExampleConfig_Spec() {
 	var t *testing.T
 
-	s, err := spec.Load("testdata/specs/kubo-peer.json")
+	s, err := spec.Load("../testdata/specs/kubo-peer.json") // relative to the test's package
+
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,9 +24,16 @@ import (
 //		if err != nil {
 //			t.Fatal(err)
 //		}
-//		mesh := meshtest.New(t, cfg)
+//		g, err := flags.Graph("star") // -topology, -seed; a star by default
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		mesh := meshtest.NewGraph(t, cfg, g)
 //		mesh.Record(t, flags.Duration).WriteArtifacts(t)
 //	}
+//
+// Config leaves the topology to Graph: a test that calls New runs a star
+// whatever -topology says.
 //
 // Fields hold the parsed values once `go test` has parsed the flags.
 type Flags struct {

@@ -74,5 +74,9 @@ func (m *Mesh) saveLogs(ctx context.Context) {
 			m.logf("meshtest: node logs: %v", err)
 		}
 	}
-	m.logf("meshtest: test failed: node logs in %s", filepath.Join(joinDirs(m.logDirs), "logs"))
+	var where []string
+	for _, dir := range m.logDirs {
+		where = append(where, filepath.Join(dir, "logs"))
+	}
+	m.logf("meshtest: test failed: node logs in %s", joinDirs(where))
 }

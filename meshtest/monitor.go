@@ -55,7 +55,7 @@ func (m *Mesh) startMonitor(ctx context.Context) error {
 	}
 	x, err := monitor.NewExporter(host)
 	if err != nil {
-		return fmt.Errorf("monitor: %w", err)
+		return err // says "monitor: …" itself
 	}
 	m.onTeardown(func() { x.Close() })
 	var targets []monitor.Target
@@ -74,11 +74,11 @@ func (m *Mesh) startMonitor(ctx context.Context) error {
 	m.Prometheus = s
 	c, err := monitor.NewClient(s.URL, m.httpClient().Transport)
 	if err != nil {
-		return fmt.Errorf("monitor: %w", err)
+		return err
 	}
 	m.monitor = &monitorState{exporter: x, client: c}
 	if err := c.WaitTargets(ctx, len(m.Nodes), time.Minute); err != nil {
-		return fmt.Errorf("monitor: %w", err)
+		return err
 	}
 	m.logf("meshtest: Prometheus at %s scrapes all %d nodes and the harness", s.URL, len(m.Nodes))
 	return nil

@@ -214,10 +214,9 @@
 //     rounds in which no node of the role reported.
 //   - Charts draw only rounds with N > 0: the chart of a figure never
 //     measured is still written, with its axes and no line.
-//   - summary.json: roles and spread list every figure found in any sample,
-//     a NaN included, for every role; a figure a role never measured is
-//     there with n 0 and zeros in the other fields, so read n first.
-//     over_time has no points for it; report.html leaves out rows with N 0.
+//   - summary.json: roles, spread and over_time leave out a figure a role
+//     never measured (no sample of the role had a value for it);
+//     report.html leaves out rows with N 0.
 //   - Assertions: RoleStats.Mean, Min, Max and Last return NaN when nothing
 //     was measured, and testify's Less, Greater and their OrEqual forms fail
 //     on NaN, so require.Less(t, peer.Max("cpu_cores"), 0.5) fails loudly on

@@ -3,6 +3,7 @@ package summary
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,45 +49,62 @@ func TestReadVersion1(t *testing.T) {
 }
 
 // TestKeysAreSnakeCase: every key summary.json writes is snake_case, the
-// one style of the document.
+// one style of the document, down to the statistics of every role and
+// figure and the encoded Config.
 func TestKeysAreSnakeCase(t *testing.T) {
 	f := &File{
-		Schema: Schema, SchemaVersion: Version, Config: json.RawMessage(`{"interval_s":1}`),
+		Schema: Schema, SchemaVersion: Version,
+		Config:      json.RawMessage(`{"name":"star","converge_timeout_s":61,"interval_s":1,"spec":{"name":"x","connections":{"name":"connections","family":"f"}}}`),
 		Images:      map[string]string{"meshnode": "meshtest-node:abc"},
-		Convergence: Convergence{Roles: map[string]string{"bootstrap": ByPeerIDs}},
-		Roles:       map[string]map[string]series.Stats{"peer": {"goroutines": series.Describe([]float64{1, 2})}},
-		Spread:      map[string]map[string]series.Stats{},
-		OverTime:    map[string]map[string][]RoundPoint{"peer": {"goroutines": {{Round: 0}}}},
-		Sweep: &Sweep{Sizes: map[string]map[string]SweepFigure{"peers=10": {"b": {Mean: 1}}},
-			Fits: map[string]series.Line{"x": {Slope: 1}}},
+		Convergence: Convergence{Roles: map[string]string{"Bootstrap": ByPeerIDs}},
+		Roles:       map[string]map[string]series.Stats{"Peer": {"Goroutines": series.Describe([]float64{1, 2})}},
+		Spread:      map[string]map[string]series.Stats{"Peer": {"Goroutines": series.Describe([]float64{1, 2})}},
+		OverTime:    map[string]map[string][]RoundPoint{"Peer": {"Goroutines": {{Round: 0}}}},
+		Sweep: &Sweep{Sizes: map[string]map[string]SweepFigure{"peers=10": {"B": {Mean: 1}}},
+			Fits: map[string]series.Line{"X": {Slope: 1}}},
 	}
 	data, err := f.Marshal()
 	require.NoError(t, err)
 	var doc any
 	require.NoError(t, json.Unmarshal(data, &doc))
-	// Maps keyed by data (roles, figures, groups, sizes, images) are not keys
-	// of the schema; everything else must be lower-case snake.
-	dataKeyed := map[string]bool{"images": true, "groups": true, "roles": true, "spread": true, "over_time": true, "sizes": true, "fits": true, "peer": true, "peers=10": true, "goroutines": true}
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
+	assert.Empty(t, notSnakeCase(doc), "keys of summary.json")
+
+	// The walk looks inside the data-keyed maps: a statistic's key in
+	// another style is caught there.
+	var bad any
+	require.NoError(t, json.Unmarshal([]byte(`{"roles":{"peer":{"goroutines":{"Mean":1}}}}`), &bad))
+	assert.Equal(t, []string{".roles.peer.goroutines.Mean"}, notSnakeCase(bad))
+}
+
+// notSnakeCase lists the schema keys of a decoded summary that are not
+// snake_case. Maps keyed by data (images, roles, figures, sizes) are not
+// schema: dataLevels says how many levels of keys below each are data.
+func notSnakeCase(doc any) []string {
+	dataLevels := map[string]int{"images": 1, "roles": 2, "spread": 2, "over_time": 2, "sizes": 2, "fits": 1}
+	var out []string
+	var walk func(path, parent string, skip int, v any)
+	walk = func(path, parent string, skip int, v any) {
 		switch v := v.(type) {
 		case map[string]any:
 			for k, x := range v {
-				if !dataKeyed[path] {
-					for _, c := range k {
-						if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-							t.Errorf("key %q (in %s) is not snake_case", k, path)
-							break
-						}
+				next := skip - 1
+				if skip <= 0 {
+					if strings.ToLower(k) != k || strings.ContainsAny(k, "- ") {
+						out = append(out, path+"."+k)
+					}
+					next = dataLevels[k]
+					if parent == "convergence" && k == "roles" {
+						next = 1 // role -> method
 					}
 				}
-				walk(k, x)
+				walk(path+"."+k, k, next, x)
 			}
 		case []any:
 			for _, x := range v {
-				walk(path, x)
+				walk(path+"[]", parent, skip, x)
 			}
 		}
 	}
-	walk("", doc)
+	walk("", "", 0, doc)
+	return out
 }

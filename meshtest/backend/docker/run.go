@@ -51,7 +51,9 @@ func (r *run) ID() string      { return r.id }
 func (r *run) Network() string { return r.network }
 
 func (r *run) RemoveCommand() string {
-	return fmt.Sprintf("docker rm -f $(docker ps -aq --filter label=%s=%s) && docker network rm %s", LabelRun, r.id, r.network)
+	// xargs -r: with no container left, `docker rm -f` alone would fail and
+	// keep the network.
+	return fmt.Sprintf("docker ps -aq --filter label=%s=%s | xargs -r docker rm -f; docker network rm %s", LabelRun, r.id, r.network)
 }
 
 // Start creates and starts a unit's container with least privilege: every
