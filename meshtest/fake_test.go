@@ -62,8 +62,8 @@ func (f *fakeBackend) Leftovers(_ context.Context, id string) ([]string, error) 
 	defer f.mu.Unlock()
 	return f.left[id], nil
 }
-func (f *fakeBackend) Sweep(context.Context, backend.Logf) { f.record("sweep") }
-func (f *fakeBackend) Info(context.Context) backend.Info   { return backend.Info{Backend: "fake"} }
+func (f *fakeBackend) RemoveAbandoned(context.Context, backend.Logf) { f.record("sweep") }
+func (f *fakeBackend) Info(context.Context) backend.Info             { return backend.Info{Backend: "fake"} }
 
 type fakeRun struct {
 	f  *fakeBackend

@@ -186,7 +186,7 @@ func (m *Mesh) start() error {
 	if err := m.alive(); err != nil {
 		return err
 	}
-	m.backend.Sweep(ctx, m.logf)
+	m.backend.RemoveAbandoned(ctx, m.logf)
 	if err := m.assignSpecs(ctx); err != nil {
 		return m.why(err)
 	}

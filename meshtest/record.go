@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -79,6 +80,7 @@ type Recording struct {
 	// is shown in report.html.
 	Regression string
 
+	experiment   string            // the test or benchmark that recorded
 	nodes        []nodeFact        // the nodes recorded, in topology order
 	verification map[string]string // group -> how its connections were proven
 	charts       []string          // file names written by WriteArtifacts
@@ -121,6 +123,9 @@ func (r *Recording) HarnessCPUPercent() float64 {
 func (m *Mesh) Record(t testing.TB, d time.Duration) *Recording {
 	t.Helper()
 	rec, err := m.record(d, t.Logf)
+	if rec != nil {
+		rec.experiment = t.Name() // a sweep's sub-benchmark, not the test that made the mesh
+	}
 	if err != nil {
 		t.Fatalf("meshtest: record: %v", err)
 	}
@@ -219,7 +224,11 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 					values[k] = v
 				}
 			}
-			st, cerr := cost.Read(ctx, n.Name)
+			// Bounded like the scrape: on the stats API fallback, a busy
+			// daemon must cost a sample, not a late round.
+			cctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
+			st, cerr := cost.Read(cctx, n.Name)
+			cancel()
 			now := time.Now()
 			if cerr == nil {
 				m.exportCost(n, st)

@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"os/exec"
@@ -40,7 +41,7 @@ func (r *Recording) Summary() *summary.File {
 	s := &summary.File{
 		Schema:        summary.Schema,
 		SchemaVersion: summary.Version,
-		Experiment:    m.test,
+		Experiment:    cmp.Or(r.experiment, m.test),
 		Run:           m.Run,
 		Created:       r.Started.UTC(),
 		Config:        cfg,

@@ -39,9 +39,9 @@ type Backend interface {
 	// meshtest-star-1a2b-peer-001", "network meshtest-star-1a2b"): empty
 	// after RemoveRun.
 	Leftovers(ctx context.Context, id string) ([]string, error)
-	// Sweep removes what runs of processes that no longer exist left behind,
+	// RemoveAbandoned removes what runs of processes that no longer exist left behind,
 	// and leaves the runs of live processes (anyone's) alone.
-	Sweep(ctx context.Context, logf Logf)
+	RemoveAbandoned(ctx context.Context, logf Logf)
 	// Info describes the engine, for the summary. It is read once.
 	Info(ctx context.Context) Info
 }

@@ -15,7 +15,7 @@
 //
 // # The lifecycle, as the fixture drives it
 //
-//	Sweep(ctx, logf)                  first, at the start of every mesh
+//	RemoveAbandoned(ctx, logf)        first, at the start of every mesh
 //	Image(ctx, spec, override, logf)  once per spec and mesh
 //	Floor(...)                        only with Config.MeasureFloor, if a FloorMeasurer
 //	NewRun(ctx, RunOptions{ID, Test}) the run's network
@@ -35,14 +35,14 @@
 //
 // What each method promises, and why:
 //
-//   - Sweep removes what runs of processes that no longer exist left behind,
+//   - RemoveAbandoned removes what runs of processes that no longer exist left behind,
 //     and never a live process's run, anyone's: two `go test` processes may
 //     share one engine.
 //   - Image returns something Start can run, built on first use and reused:
 //     bring-up does not pay for a build per mesh.
 //   - NewRun makes a network that is isolated (no route out), reachable from
 //     the harness, and whose every resource carries the run's ID: that ID is
-//     what RemoveRun, Leftovers and Sweep select on.
+//     what RemoveRun, Leftovers and RemoveAbandoned select on.
 //   - Start returns once the unit is started, not ready: readiness and
 //     convergence are the fixture's to prove, the same way on every backend.
 //     On error the Instance still names what was created, so its logs can be
@@ -86,7 +86,7 @@
 //     meshtest.test) and the process that made it: host, PID, and the PID's
 //     start time from /proc/<pid>/stat with the boot ID. Containers also
 //     carry meshtest.node, .role and .group.
-//   - Sweep removes the runs of this host whose process is gone. A PID alone
+//   - RemoveAbandoned removes the runs of this host whose process is gone. A PID alone
 //     would not do: PIDs are reused, quickly in a CI container's fresh PID
 //     namespace, so a live PID with another start time counts as dead.
 //   - RemoveRun stops each container with no grace period, removes it, then
@@ -133,7 +133,7 @@
 //   - RemoveRun: services first (and wait until their tasks are gone: service
 //     rm returns before the containers do), then configs and secrets (refused
 //     while a service uses them), then the network; a stuck overlay is
-//     ErrStuckNetwork as on Docker. Leftovers and Sweep use the same labels,
+//     ErrStuckNetwork as on Docker. Leftovers and RemoveAbandoned use the same labels,
 //     on services, tasks' containers, configs, secrets and networks.
 //   - FloorMeasurer: n plain services of the image, until all tasks run.
 //
@@ -175,7 +175,7 @@
 //   - Time: under synctest, Elapsed, BringUp, Converge and Duration are
 //     virtual, CPU time means nothing beside them (HarnessCPU too), and any
 //     rate is per virtual second.
-//   - RemoveRun: close every node, then the network. Sweep: nothing survives
+//   - RemoveRun: close every node, then the network. RemoveAbandoned: nothing survives
 //     the process, so there is nothing to sweep. HostAddr and CopyFrom:
 //     errors (no Prometheus). FloorMeasurer: not implemented; the fixture
 //     then reports bring-up alone.

@@ -23,7 +23,11 @@ func (b *Backend) Floor(ctx context.Context, opts backend.RunOptions, image stri
 	labels := runLabels(opts.ID, opts.Test)
 	netName := networkName(opts.ID)
 	defer func() {
-		if rerr := b.RemoveRun(context.WithoutCancel(ctx), opts.ID, logf); rerr != nil {
+		// Bounded, like a mesh's teardown: 2 minutes and a second a
+		// container (this engine removed 100 in 7 to 80 s).
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute+time.Duration(n)*time.Second)
+		defer cancel()
+		if rerr := b.RemoveRun(rctx, opts.ID, logf); rerr != nil {
 			logf("meshtest: remove floor run %s: %v", opts.ID, rerr)
 		}
 	}()

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/client"
 
@@ -57,6 +58,7 @@ func (b *Backend) bundledImage(ctx context.Context, logf backend.Logf) (string, 
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./node/cmd/meshnode")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	cmd.WaitDelay = 10 * time.Second // a cancelled build's children must not hold its output open
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build bundled node in %s: %w\n%s", root, err, out)
 	}
@@ -206,6 +208,7 @@ func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend
 		cmd := exec.CommandContext(ctx, step[0], step[1:]...)
 		cmd.Dir = dir
 		cmd.Env = env
+		cmd.WaitDelay = 10 * time.Second
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Errorf("spec %q: %s: %w\n%s", s.Name, strings.Join(step, " "), err, out)
 		}

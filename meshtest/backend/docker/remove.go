@@ -200,12 +200,12 @@ func (b *Backend) Leftovers(ctx context.Context, id string) ([]string, error) {
 // Like the engine's bug it describes, it outlives any one test.
 var stuckReported sync.Map
 
-// Sweep removes what killed runs left behind: resources labelled by a
+// RemoveAbandoned removes what killed runs left behind: resources labelled by a
 // meshtest process on this host that no longer exists (PID and start time,
 // so a reused PID does not keep them). Runs of live processes, on this host
 // or another sharing the engine, are left alone. A network stuck in the
 // engine is tried once, named once, and never waited for.
-func (b *Backend) Sweep(ctx context.Context, logf backend.Logf) {
+func (b *Backend) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
 	dead := map[string]bool{}
 	consider := func(labels map[string]string) {
 		run := labels[LabelRun]

@@ -96,7 +96,7 @@ func TestSweepHeldNetwork(t *testing.T) {
 
 	for sweep := 1; sweep <= 2; sweep++ {
 		before := removeAttempts(netID)
-		b.Sweep(t.Context(), rec.logf)
+		b.RemoveAbandoned(t.Context(), rec.logf)
 		attempts := removeAttempts(netID) - before
 		lines := rec.take()
 		named := mentioning(lines, net)

@@ -40,7 +40,7 @@ func TestSweep(t *testing.T) {
 	}
 
 	rec := &logRecorder{t: t}
-	b.Sweep(t.Context(), rec.logf)
+	b.RemoveAbandoned(t.Context(), rec.logf)
 	lines := rec.take()
 
 	for _, tc := range cases {
