@@ -119,9 +119,9 @@ func (r *Recording) convergence() summary.Convergence {
 	return c
 }
 
-// NewSweepSummary starts the summary of a benchmark sweep: the schema,
+// newSweepSummary starts the summary of a benchmark sweep: the schema,
 // parameters and environment every summary carries.
-func NewSweepSummary(experiment string, cfg Config) *summary.File {
+func newSweepSummary(experiment string, cfg Config) *summary.File {
 	data, _ := json.Marshal(cfg.WithDefaults())
 	return &summary.File{
 		Schema:        summary.Schema,

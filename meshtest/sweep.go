@@ -163,7 +163,7 @@ func (s *Sweep) add(n int, rec *Recording) {
 func (s *Sweep) Summary(experiment string, cfg Config) (*summary.File, map[string]chart.ScatterFit) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sum := NewSweepSummary(experiment, cfg)
+	sum := newSweepSummary(experiment, cfg)
 	sum.Backend = s.info
 	sum.Sweep.Mode = s.mode()
 	xs := map[string][]float64{}

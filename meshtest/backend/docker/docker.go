@@ -102,10 +102,6 @@ func (b *Backend) Close() error { return b.cli.Close() }
 // Name is "docker".
 func (b *Backend) Name() string { return "docker" }
 
-// Client is the engine's API client, for tests and tools that need what the
-// seam does not offer (inspecting a container's settings).
-func (b *Backend) Client() *testcontainers.DockerClient { return b.cli }
-
 // Info describes the engine; it asks once per Backend.
 func (b *Backend) Info(ctx context.Context) backend.Info {
 	b.infoOnce.Do(func() {

@@ -131,7 +131,7 @@ func TestStartNode(t *testing.T) {
 			assert.Equal(t, u.Image, inst.Image)
 			require.NotEmpty(t, inst.Handle, "the container's ID")
 
-			ins, err := b.Client().ContainerInspect(ctx, inst.Handle, client.ContainerInspectOptions{})
+			ins, err := b.cli.ContainerInspect(ctx, inst.Handle, client.ContainerInspectOptions{})
 			require.NoError(t, err)
 			hc := ins.Container.HostConfig
 			assert.Equal(t, []string{"ALL"}, hc.CapDrop)
@@ -143,7 +143,7 @@ func TestStartNode(t *testing.T) {
 			assert.Equal(t, "solo", labels[LabelNode])
 			assert.Equal(t, self.String(), labels[labelProcess])
 
-			nw, err := b.Client().NetworkInspect(ctx, r.Network(), client.NetworkInspectOptions{})
+			nw, err := b.cli.NetworkInspect(ctx, r.Network(), client.NetworkInspectOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, !tc.opts.PublishPorts, nw.Network.Internal, "the run's network is internal unless ports are published")
 
@@ -287,7 +287,7 @@ func TestStartSettings(t *testing.T) {
 			u.Name, u.Role, u.Group, u.Image, u.MetricsPort = tc.name, "service", "sleeper", img, 9090
 			inst, err := r.Start(t.Context(), u)
 			require.NoError(t, err)
-			ins, err := b.Client().ContainerInspect(t.Context(), inst.Handle, client.ContainerInspectOptions{})
+			ins, err := b.cli.ContainerInspect(t.Context(), inst.Handle, client.ContainerInspectOptions{})
 			require.NoError(t, err)
 			require.True(t, ins.Container.State.Running, "state %s", ins.Container.State.Status)
 			assert.Contains(t, ins.Container.HostConfig.SecurityOpt, "no-new-privileges")
