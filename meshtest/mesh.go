@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -89,6 +90,8 @@ type Mesh struct {
 	httpOnce sync.Once
 	httpc    *http.Client
 
+	ownedBackend io.Closer // the default backend New made, closed last by close
+
 	failed   func() bool // the test's Failed, for logs at close
 	logDirs  []string    // where node logs go when the test failed
 	envOnce  sync.Once
@@ -158,15 +161,10 @@ func prepare(ctx context.Context, test string, cfg Config, g topology.Graph, log
 		images:  map[*spec.Spec]string{},
 		failed:  func() bool { return false },
 	}
+	if owned != nil {
+		m.ownedBackend = owned
+	}
 	m.ctx, m.cancel = context.WithCancelCause(ctx)
-	m.onTeardown(func() {
-		if m.httpc != nil {
-			m.httpc.CloseIdleConnections()
-		}
-		if owned != nil {
-			owned.Close()
-		}
-	})
 	return m, nil
 }
 
@@ -375,7 +373,13 @@ func (m *Mesh) close() {
 		m.onClose = nil
 		m.mu.Unlock()
 		for _, f := range hooks {
-			f()
+			f() // the summary's rewrite among them, which may ask the backend
+		}
+		if m.httpc != nil {
+			m.httpc.CloseIdleConnections()
+		}
+		if m.ownedBackend != nil {
+			m.ownedBackend.Close()
 		}
 	})
 }
