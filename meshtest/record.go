@@ -214,6 +214,10 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 	defer ticker.Stop()
 	for round := range rounds {
 		roundStart := time.Now()
+		// One deadline for the round's cost reads, like the scrapes': on the
+		// stats API fallback a busy daemon costs a sample, not a late round.
+		// (cgroupfs reads ignore it; one context a round, not one a read.)
+		roundCtx, cancelRound := context.WithTimeout(ctx, scrapeTimeout)
 		elapsed := roundStart.Sub(rec.Started)
 		sample := func(i int, n *Node) series.Sample {
 			values := map[string]float64{}
@@ -224,11 +228,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 					values[k] = v
 				}
 			}
-			// Bounded like the scrape: on the stats API fallback, a busy
-			// daemon must cost a sample, not a late round.
-			cctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
-			st, cerr := cost.Read(cctx, n.Name)
-			cancel()
+			st, cerr := cost.Read(roundCtx, n.Name)
 			now := time.Now()
 			if cerr == nil {
 				m.exportCost(n, st)
@@ -268,6 +268,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 			})
 		}
 		wg.Wait()
+		cancelRound()
 		for _, ss := range perWorker {
 			rec.Samples = append(rec.Samples, ss...)
 		}
