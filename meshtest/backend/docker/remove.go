@@ -177,17 +177,23 @@ func activeEndpoints(err error) bool {
 
 // Leftovers lists the run's containers and networks still on the engine.
 func (b *Backend) Leftovers(ctx context.Context, id string) ([]string, error) {
+	return b.labelled(ctx, runFilter(id), "run "+id)
+}
+
+// labelled lists the containers and networks that filter selects, as
+// "container NAME" and "network NAME"; what names them in errors.
+func (b *Backend) labelled(ctx context.Context, filter client.Filters, what string) ([]string, error) {
 	var out []string
-	cs, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(id)})
+	cs, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
 	if err != nil {
-		return nil, fmt.Errorf("list containers of run %s: %w", id, err)
+		return nil, fmt.Errorf("list containers of %s: %w", what, err)
 	}
 	for _, c := range cs.Items {
 		out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
 	}
-	ns, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(id)})
+	ns, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
 	if err != nil {
-		return nil, fmt.Errorf("list networks of run %s: %w", id, err)
+		return nil, fmt.Errorf("list networks of %s: %w", what, err)
 	}
 	for _, n := range ns.Items {
 		out = append(out, "network "+n.Name)
@@ -299,21 +305,5 @@ func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Lo
 // ByTest lists every container and network labelled with the test's name,
 // of any run: what a test that must create nothing can check.
 func (b *Backend) ByTest(ctx context.Context, test string) ([]string, error) {
-	f := make(client.Filters).Add("label", LabelTest+"="+test)
-	var out []string
-	cs, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
-	if err != nil {
-		return nil, fmt.Errorf("list containers of test %s: %w", test, err)
-	}
-	for _, c := range cs.Items {
-		out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/"))
-	}
-	ns, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
-	if err != nil {
-		return nil, fmt.Errorf("list networks of test %s: %w", test, err)
-	}
-	for _, n := range ns.Items {
-		out = append(out, "network "+n.Name)
-	}
-	return out, nil
+	return b.labelled(ctx, make(client.Filters).Add("label", LabelTest+"="+test), "test "+test)
 }
