@@ -2,7 +2,6 @@ package meshtest
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/meshtest/meshtest/meshtest/backend/docker"
@@ -19,12 +18,5 @@ func DockerAvailable(ctx context.Context) error { return docker.Available(ctx) }
 // a skip would hide that nothing was tested.
 func RequireDocker(t testing.TB) {
 	t.Helper()
-	err := DockerAvailable(t.Context())
-	if err == nil {
-		return
-	}
-	if os.Getenv("MESHTEST_REQUIRE_DOCKER") == "1" {
-		t.Fatalf("meshtest: MESHTEST_REQUIRE_DOCKER=1 but %v", err)
-	}
-	t.Skipf("meshtest: skipping, this test deploys containers: %v (set MESHTEST_REQUIRE_DOCKER=1 to fail instead)", err)
+	docker.Require(t)
 }

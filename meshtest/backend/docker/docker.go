@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -94,6 +95,22 @@ func Available(ctx context.Context) error {
 		return fmt.Errorf("no Docker engine answers: %w", err)
 	}
 	return nil
+}
+
+// Require skips t when no Docker engine answers, saying why, so that
+// `go test ./...` passes on a machine without one. With
+// MESHTEST_REQUIRE_DOCKER=1 (as in CI) a missing engine fails t instead:
+// there a skip would hide that nothing was tested.
+func Require(t testing.TB) {
+	t.Helper()
+	err := Available(t.Context())
+	if err == nil {
+		return
+	}
+	if os.Getenv("MESHTEST_REQUIRE_DOCKER") == "1" {
+		t.Fatalf("meshtest: MESHTEST_REQUIRE_DOCKER=1 but %v", err)
+	}
+	t.Skipf("meshtest: skipping, this test deploys containers: %v (set MESHTEST_REQUIRE_DOCKER=1 to fail instead)", err)
 }
 
 // Close releases the connection to the engine.

@@ -20,25 +20,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// requireEngine skips t when no Docker engine answers, saying why. With
-// MESHTEST_REQUIRE_DOCKER=1 (as in CI) it fails t instead: there a skip
-// would hide that nothing was tested.
-func requireEngine(t testing.TB) {
-	t.Helper()
-	err := Available(t.Context())
-	if err == nil {
-		return
-	}
-	if os.Getenv("MESHTEST_REQUIRE_DOCKER") == "1" {
-		t.Fatalf("MESHTEST_REQUIRE_DOCKER=1 but %v", err)
-	}
-	t.Skipf("skipping, this test needs a Docker engine: %v (set MESHTEST_REQUIRE_DOCKER=1 to fail instead)", err)
-}
-
 // testBackend is a Backend on the engine, closed when t ends.
 func testBackend(t *testing.T, opts Options) *Backend {
 	t.Helper()
-	requireEngine(t)
+	Require(t)
 	b, err := New(t.Context(), opts)
 	t.Cleanup(func() {
 		if b != nil {
