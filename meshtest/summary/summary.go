@@ -15,9 +15,13 @@ import (
 // layouts they do not know; Version is bumped on any incompatible change.
 //
 // Version 2 (this one) writes every key in snake_case and every duration as
-// seconds in a key ending in _s; version 1 wrote "Mean", "P95", "R2" and
-// nanoseconds in config, and named the engine "docker". Read still reads
-// version 1.
+// seconds in a key ending in _s (the network section's round-trip times and
+// lateness, which are milliseconds, in keys ending in _ms); version 1 wrote
+// "Mean", "P95", "R2" and nanoseconds in config, and named the engine
+// "docker". Read still reads version 1. Sections added since (network,
+// events) are optional and left out when empty, so a reader of version 2
+// that predates them reads a file that has them, and this one reads a file
+// without them: neither needed a new version.
 const (
 	Schema  = "meshtest/summary"
 	Version = 2
@@ -57,6 +61,14 @@ type File struct {
 	// Sweep is set in the summary of a benchmark sweep: the headline
 	// figures at each size, and the model fitted over them.
 	Sweep *Sweep `json:"sweep,omitempty"`
+
+	// Network is set when the run shaped its links (latency, loss, rate):
+	// how the conditions were made and whether they measured as asked.
+	Network *Network `json:"network,omitempty"`
+	// Events are the faults the run injected (kills, pauses, partitions,
+	// heals, churn) and changes of link conditions, in the order they
+	// happened. samples.csv marks the same events in its event column.
+	Events []Event `json:"events,omitempty"`
 }
 
 // Topology names the graph the mesh was proven against.
@@ -157,6 +169,95 @@ type SweepFigure struct {
 	Mean float64 `json:"mean"`
 	CV   float64 `json:"cv"` // coefficient of variation; 0 for one run
 	Runs int     `json:"runs"`
+}
+
+// Network is how a run's link conditions were made and what calibrating
+// them measured.
+type Network struct {
+	// Mechanism is what delays packets: "nfqueue-delay-line" (a delay line
+	// in user space), "netem" (the kernel's sch_netem) or "none" (the run
+	// asked for no delay).
+	Mechanism string `json:"mechanism"`
+	// Kernel is what the kernel allows, as detected, e.g. "sch_netem
+	// missing; nfqueue, ifb, htb".
+	Kernel string `json:"kernel"`
+	// Note says in one line why the mechanism was chosen, e.g. "the kernel
+	// has no sch_netem: delay in user space".
+	Note string `json:"note,omitempty"`
+	// Calibration holds, per measured path, what was asked and what was
+	// measured before the window.
+	Calibration []Calibration `json:"calibration,omitempty"`
+	// Passed is true when every path calibrated "ok".
+	Passed bool `json:"passed"`
+	// DelayLine is what the user-space delay line cost over the run; nil
+	// when it did not run.
+	DelayLine *DelayLineCost `json:"delay_line,omitempty"`
+}
+
+// Calibration is one path's conditions, asked for and measured. Loss is a
+// fraction of the round trips (0.02 = 2 %), so a path with 1 % loss each
+// way wants about 0.0199; a rate of 0 was not asked for or not measured.
+type Calibration struct {
+	From string `json:"from"` // node or group the probes left from
+	To   string `json:"to"`
+	// WantRTTMs is the round-trip time the conditions add up to, and
+	// GotRTTMs the median measured, in milliseconds.
+	WantRTTMs float64 `json:"want_rtt_ms"`
+	GotRTTMs  float64 `json:"got_rtt_ms"`
+	WantLoss  float64 `json:"want_loss"`
+	GotLoss   float64 `json:"got_loss"`
+	Probes    int     `json:"probes"` // round trips GotLoss and GotRTTMs are over
+	// WantRateBitsPerS and GotRateBitsPerS are the path's rate in bits per
+	// second; 0 is not measured.
+	WantRateBitsPerS float64 `json:"want_rate_bits_per_s"`
+	GotRateBitsPerS  float64 `json:"got_rate_bits_per_s"`
+	// Verdict is CalibrationOK, CalibrationMismatch or
+	// CalibrationUndecided (too few probes to tell).
+	Verdict string `json:"verdict"`
+	// Mismatches says what differed beyond its tolerance, one line each:
+	// "rtt 61.2 ms, want 40 ms ± 5 ms".
+	Mismatches []string `json:"mismatches,omitempty"`
+}
+
+// Verdicts of a Calibration.
+const (
+	CalibrationOK        = "ok"
+	CalibrationMismatch  = "mismatch"
+	CalibrationUndecided = "undecided"
+)
+
+// DelayLineCost is what the user-space delay line cost the host: the price
+// of shaping without netem, to weigh against the figures it shaped.
+type DelayLineCost struct {
+	Packets             uint64  `json:"packets"`     // packets it held and released
+	CPUSeconds          float64 `json:"cpu_seconds"` // its CPU time over the run
+	CPUMsPer1000Packets float64 `json:"cpu_ms_per_1000_packets"`
+	// MeanLateMs and MaxLateMs are how late packets left against their due
+	// time, in milliseconds: the delay line's own error, on top of the
+	// delay asked for.
+	MeanLateMs float64 `json:"mean_late_ms"`
+	MaxLateMs  float64 `json:"max_late_ms"`
+}
+
+// Event is one fault or change the run made to the mesh.
+type Event struct {
+	At time.Time `json:"at"`
+	// ElapsedS is seconds from the start of sampling, as samples.csv's
+	// elapsed_s; negative for an event before the window.
+	ElapsedS float64 `json:"elapsed_s"`
+	// Kind is what happened: "kill", "stop", "start", "restart", "pause",
+	// "unpause", "disconnect", "connect", "partition", "heal", "cut",
+	// "churn" or "conditions".
+	Kind   string   `json:"kind"`
+	Nodes  []string `json:"nodes,omitempty"`  // the nodes it was done to; none for the whole mesh
+	Detail string   `json:"detail,omitempty"` // e.g. "{peer-1..peer-5} | {rest}", "latency 50ms"
+	// RecoveredS is the seconds from the event until the topology was
+	// proven again, or the node was back with its degree; 0 when it did not
+	// recover or nothing was waited for.
+	RecoveredS float64 `json:"recovered_s,omitempty"`
+	// Recovery says what proved the recovery ("peer-ids", "connection-count"),
+	// or why there is none ("not awaited", "not recovered in 30 s").
+	Recovery string `json:"recovery,omitempty"`
 }
 
 // Write saves the file as indented JSON.

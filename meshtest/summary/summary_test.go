@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,6 +63,8 @@ func TestKeysAreSnakeCase(t *testing.T) {
 		OverTime:    map[string]map[string][]RoundPoint{"Peer": {"Goroutines": {{Round: 0}}}},
 		Sweep: &Sweep{Sizes: map[string]map[string]SweepFigure{"peers=10": {"B": {Mean: 1}}},
 			Fits: map[string]series.Line{"X": {Slope: 1}}},
+		Network: shaped().Network,
+		Events:  shaped().Events,
 	}
 	data, err := f.Marshal()
 	require.NoError(t, err)
@@ -74,6 +77,75 @@ func TestKeysAreSnakeCase(t *testing.T) {
 	var bad any
 	require.NoError(t, json.Unmarshal([]byte(`{"roles":{"peer":{"goroutines":{"Mean":1}}}}`), &bad))
 	assert.Equal(t, []string{".roles.peer.goroutines.Mean"}, notSnakeCase(bad))
+}
+
+// shaped is the summary of a run with link conditions and faults: a delay
+// line in user space, one path off its loss, a partition healed.
+func shaped() *File {
+	start := time.Date(2026, 5, 4, 9, 42, 17, 0, time.UTC)
+	return &File{
+		Schema: Schema, SchemaVersion: Version, Run: "star-10",
+		Network: &Network{
+			Mechanism: "nfqueue-delay-line",
+			Kernel:    "sch_netem missing; nfqueue, ifb, htb",
+			Note:      "the kernel has no sch_netem: delay in user space",
+			Calibration: []Calibration{
+				{From: "bootstrap", To: "peer-1", WantRTTMs: 40, GotRTTMs: 40.6, WantLoss: 0.0199, GotLoss: 0.02, Probes: 500,
+					WantRateBitsPerS: 10e6, GotRateBitsPerS: 9.7e6, Verdict: CalibrationOK},
+				{From: "peer-1", To: "peer-2", WantRTTMs: 80, GotRTTMs: 81, WantLoss: 0.01, GotLoss: 0.08, Probes: 500,
+					Verdict: CalibrationMismatch, Mismatches: []string{"loss 8.0 %, want 1.0 % ± 1.5 %"}},
+			},
+			DelayLine: &DelayLineCost{Packets: 120000, CPUSeconds: 1.8, CPUMsPer1000Packets: 15, MeanLateMs: 0.12, MaxLateMs: 2.5},
+		},
+		Events: []Event{
+			{At: start.Add(-time.Second), ElapsedS: -1, Kind: "conditions", Detail: "latency 20ms, loss 1%"},
+			{At: start.Add(10 * time.Second), ElapsedS: 10, Kind: "partition", Nodes: []string{"peer-1", "peer-2"}, Detail: "{peer-1, peer-2} | {rest}"},
+			{At: start.Add(20 * time.Second), ElapsedS: 20, Kind: "heal", RecoveredS: 3.2, Recovery: ByPeerIDs},
+			{At: start.Add(30 * time.Second), ElapsedS: 30, Kind: "kill", Nodes: []string{"peer-3"}, Recovery: "not awaited"},
+		},
+	}
+}
+
+// TestNetworkAndEventsRoundTrip: the network and events sections read back
+// as written, and a summary without them writes neither key, so that the
+// summary of a run without conditions or faults is the one it always was.
+func TestNetworkAndEventsRoundTrip(t *testing.T) {
+	want := shaped()
+	data, err := want.Marshal()
+	require.NoError(t, err)
+	got, err := Read(data)
+	require.NoError(t, err)
+	assert.Equal(t, want.Network, got.Network)
+	assert.Equal(t, want.Events, got.Events)
+
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(data, &doc))
+	ev := doc["events"].([]any)
+	assert.Equal(t, map[string]any{"at": "2026-05-04T09:42:37Z", "elapsed_s": 20.0, "kind": "heal", "recovered_s": 3.2, "recovery": "peer-ids"}, ev[2],
+		"an event leaves out what it does not have")
+	assert.Equal(t, -1.0, ev[0].(map[string]any)["elapsed_s"], "an event before the window")
+
+	plain, err := (&File{Schema: Schema, SchemaVersion: Version}).Marshal()
+	require.NoError(t, err)
+	assert.NotContains(t, string(plain), `"network"`)
+	assert.NotContains(t, string(plain), `"events"`)
+	old, err := Read(plain)
+	require.NoError(t, err)
+	assert.Nil(t, old.Network)
+	assert.Nil(t, old.Events)
+}
+
+// TestReadVersion2WithoutNetwork: a version 2 summary written before the
+// network and events sections existed reads, without them.
+func TestReadVersion2WithoutNetwork(t *testing.T) {
+	v2 := `{"schema":"meshtest/summary","schema_version":2,"run":"star-1",
+	  "roles":{"bootstrap":{"goroutines":{"n":3,"mean":460}}},"charts":["star-1-memory.png"]}`
+	s, err := Read([]byte(v2))
+	require.NoError(t, err)
+	assert.Equal(t, "star-1", s.Run)
+	assert.Equal(t, 460.0, s.Roles["bootstrap"]["goroutines"].Mean)
+	assert.Nil(t, s.Network)
+	assert.Empty(t, s.Events)
 }
 
 // notSnakeCase lists the schema keys of a decoded summary that are not
