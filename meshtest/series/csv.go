@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 )
 
 // csvFixed are the columns every samples CSV starts with; one column per
-// figure follows.
+// figure follows, then csvEvent if the table has events.
 var csvFixed = []string{"round", "elapsed_s", "node", "role"}
+
+// csvEvent is the last column of a samples CSV whose table has events. No
+// figure may have its name: the reader would take it for this column.
+const csvEvent = "event"
 
 // WriteCSV writes the samples in wide format, one row per sample, so that a
 // spreadsheet or pandas reads them without reshaping:
@@ -25,14 +30,36 @@ var csvFixed = []string{"round", "elapsed_s", "node", "role"}
 // cell. Rows are ordered by round, then node in natural order. Elapsed time
 // is in seconds, and values are written in full precision, so [ReadCSV]
 // gives back the same samples. Interval is not written.
+//
+// A table with events gets a last column, event, which is empty in the
+// rows of measurements and names the event in the rows of events (whose
+// figure cells are empty); a round's events follow its measurements:
+//
+//	round,elapsed_s,node,role,connections,event
+//	12,12.004,peer-3,peer,1,
+//	12,12.61,peer-3,peer,,kill
+//
+// A table without events is written without the column. It is an error
+// for an event row to hold values, or for a figure to be named "event".
 func (r *Table) WriteCSV(w io.Writer) error {
 	figures := r.Figures()
+	if slices.Contains(figures, csvEvent) {
+		return fmt.Errorf("write csv: a figure is named %q, the name of the event column", csvEvent)
+	}
+	header := append(append([]string(nil), csvFixed...), figures...)
+	events := slices.ContainsFunc(r.Samples, Sample.IsEvent)
+	if events {
+		header = append(header, csvEvent)
+	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write(append(append([]string(nil), csvFixed...), figures...)); err != nil {
+	if err := cw.Write(header); err != nil {
 		return fmt.Errorf("write csv header: %w", err)
 	}
-	row := make([]string, len(csvFixed)+len(figures))
+	row := make([]string, len(header))
 	for _, s := range r.sortedSamples() {
+		if s.IsEvent() && len(s.Values) > 0 {
+			return fmt.Errorf("write csv row (round %d, %s): event %q has values; an event row marks a fault, not a measurement", s.Round, s.Node, s.Event)
+		}
 		row[0] = strconv.Itoa(s.Round)
 		row[1] = strconv.FormatFloat(s.Elapsed.Seconds(), 'f', -1, 64)
 		row[2] = s.Node
@@ -42,6 +69,9 @@ func (r *Table) WriteCSV(w io.Writer) error {
 			if v, ok := s.Values[f]; ok {
 				row[len(csvFixed)+i] = strconv.FormatFloat(v, 'f', -1, 64)
 			}
+		}
+		if events {
+			row[len(row)-1] = s.Event
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("write csv row (round %d, %s): %w", s.Round, s.Node, err)
@@ -54,9 +84,10 @@ func (r *Table) WriteCSV(w io.Writer) error {
 	return nil
 }
 
-// ReadCSV reads samples written by [Table.WriteCSV]. Empty cells become
-// absent values. The returned Recording's Interval is zero, since the CSV
-// does not hold it.
+// ReadCSV reads samples written by [Table.WriteCSV], with or without the
+// event column. Empty cells become absent values; an event row gets nil
+// Values. The returned Table's Interval is zero, since the CSV does not
+// hold it.
 func ReadCSV(rd io.Reader) (*Table, error) {
 	cr := csv.NewReader(rd)
 	cr.ReuseRecord = true
@@ -76,10 +107,17 @@ func ReadCSV(rd io.Reader) (*Table, error) {
 		}
 	}
 	figures := append([]string(nil), header[len(csvFixed):]...)
+	events := len(figures) > 0 && figures[len(figures)-1] == csvEvent
+	if events {
+		figures = figures[:len(figures)-1]
+	}
 	seen := map[string]bool{}
 	for _, f := range figures {
 		if f == "" || seen[f] {
 			return nil, fmt.Errorf("read csv header: figure name %q is empty or repeated", f)
+		}
+		if f == csvEvent {
+			return nil, fmt.Errorf("read csv header: column %q is not the last", csvEvent)
 		}
 		seen[f] = true
 	}
@@ -94,7 +132,7 @@ func ReadCSV(rd io.Reader) (*Table, error) {
 			return nil, fmt.Errorf("read csv: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		s, err := parseRow(row, figures)
+		s, err := parseRow(row, figures, events)
 		if err != nil {
 			return nil, fmt.Errorf("read csv line %d: %w", line, err)
 		}
@@ -102,7 +140,8 @@ func ReadCSV(rd io.Reader) (*Table, error) {
 	}
 }
 
-func parseRow(row, figures []string) (Sample, error) {
+// parseRow reads one row; events says the row ends with the event column.
+func parseRow(row, figures []string, events bool) (Sample, error) {
 	round, err := strconv.Atoi(row[0])
 	if err != nil {
 		return Sample{}, fmt.Errorf("round: %w", err)
@@ -118,12 +157,20 @@ func parseRow(row, figures []string) (Sample, error) {
 		Elapsed: time.Duration(math.Round(secs * 1e9)),
 		Node:    row[2],
 		Role:    row[3],
-		Values:  make(map[string]float64, len(figures)),
+	}
+	if events {
+		s.Event = row[len(row)-1]
+	}
+	if !s.IsEvent() {
+		s.Values = make(map[string]float64, len(figures))
 	}
 	for i, f := range figures {
 		cell := row[len(csvFixed)+i]
 		if cell == "" {
 			continue
+		}
+		if s.IsEvent() {
+			return Sample{}, fmt.Errorf("%s: event %q has a value; an event row marks a fault, not a measurement", f, s.Event)
 		}
 		v, err := strconv.ParseFloat(cell, 64)
 		if err != nil {

@@ -13,5 +13,10 @@
 //     the bootstrap holding exactly n connections;
 //   - [Fit] fits cost against n or degree across the runs of a sweep.
 //
+// A sample whose Event is set marks a fault the run injected (a kill, a
+// partition, a heal) at the time and round it happened, so samples.csv shows
+// the faults among the figures they explain. Such rows hold no values, and
+// everything above passes over them; [Table.Events] lists them.
+//
 // The package is pure: it knows nothing of Docker or Prometheus.
 package series

@@ -17,11 +17,12 @@ type RoleStats struct {
 	samples []Sample
 }
 
-// Role returns the statistics of the nodes of role. A role that does not
-// occur gives a RoleStats with no samples.
+// Role returns the statistics of the nodes of role, over their
+// measurements (not the events that name them). A role that does not occur
+// gives a RoleStats with no samples.
 func (r *Table) Role(role string) RoleStats {
 	rs := RoleStats{Name: role}
-	for _, s := range r.Samples {
+	for s := range r.measured() {
 		if s.Role == role {
 			rs.samples = append(rs.samples, s)
 		}

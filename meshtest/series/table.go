@@ -3,12 +3,14 @@ package series
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"time"
 )
 
-// Sample is one node observed once.
+// Sample is one node observed once, or, when Event is set, a fault the
+// run injected.
 type Sample struct {
 	Round   int           // sampling round, 0-based; all nodes of a round share it
 	Elapsed time.Duration // since the recording started, at the start of the round
@@ -18,7 +20,17 @@ type Sample struct {
 	// "goroutines", "connections". A figure the node did not report in
 	// this round is absent (or NaN), never zero.
 	Values map[string]float64
+	// Event marks a row that records a fault rather than a measurement:
+	// "kill", "partition", "heal", … Such a row has no Values; Node and
+	// Role are the fault's target, or "" for the whole mesh; Round is the
+	// round the fault fell in and Elapsed when it happened. Every figure,
+	// statistic and check of the table passes over event rows: a killed
+	// node's event is not a sample it missed.
+	Event string
 }
+
+// IsEvent reports whether s marks an event rather than a measurement.
+func (s Sample) IsEvent() bool { return s.Event != "" }
 
 // Table is every sample taken during an experiment.
 type Table struct {
@@ -26,20 +38,21 @@ type Table struct {
 	Interval time.Duration // time between the starts of two rounds
 }
 
-// Roles returns the roles that occur in r, sorted.
+// Roles returns the roles that were measured in r, sorted.
 func (r *Table) Roles() []string {
 	seen := map[string]bool{}
-	for _, s := range r.Samples {
+	for s := range r.measured() {
 		seen[s.Role] = true
 	}
 	return sortedKeys(seen, cmp.Compare[string])
 }
 
-// Nodes returns the nodes of role, in natural order ("peer-2" before
-// "peer-10") so that tables and legends read the way nodes were numbered.
+// Nodes returns the measured nodes of role, in natural order ("peer-2"
+// before "peer-10") so that tables and legends read the way nodes were
+// numbered.
 func (r *Table) Nodes(role string) []string {
 	seen := map[string]bool{}
-	for _, s := range r.Samples {
+	for s := range r.measured() {
 		if s.Role == role {
 			seen[s.Node] = true
 		}
@@ -50,7 +63,7 @@ func (r *Table) Nodes(role string) []string {
 // Figures returns the figure names that occur in any sample, sorted.
 func (r *Table) Figures() []string {
 	seen := map[string]bool{}
-	for _, s := range r.Samples {
+	for s := range r.measured() {
 		for f := range s.Values {
 			seen[f] = true
 		}
@@ -77,7 +90,7 @@ func (r *Table) RoleOverTime(role, figure string) []Point {
 		values  []float64
 	}
 	rounds := map[int]*round{}
-	for _, s := range r.Samples {
+	for s := range r.measured() {
 		if s.Role != role {
 			continue
 		}
@@ -133,11 +146,11 @@ func (v Violation) String() string {
 //
 // Values are compared exactly, since the figures Check is meant for are
 // counts. A sample that lacks the figure is a violation (a node that stopped
-// answering has not kept its connections). want may return NaN to leave a
-// node unchecked.
+// answering has not kept its connections); an event row is no sample and
+// is not checked. want may return NaN to leave a node unchecked.
 func (r *Table) Check(figure string, want func(node, role string) float64) []Violation {
 	var vs []Violation
-	for _, s := range r.Samples {
+	for s := range r.measured() {
 		w := want(s.Node, s.Role)
 		if math.IsNaN(w) {
 			continue
@@ -159,14 +172,54 @@ func (r *Table) Check(figure string, want func(node, role string) float64) []Vio
 	return vs
 }
 
+// Events returns the event rows of r in the order they happened.
+func (r *Table) Events() []Sample {
+	var evs []Sample
+	for _, s := range r.Samples {
+		if s.IsEvent() {
+			evs = append(evs, s)
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b Sample) int { return cmp.Compare(a.Elapsed, b.Elapsed) })
+	return evs
+}
+
+// measured yields the samples of r that are measurements, passing over
+// event rows.
+func (r *Table) measured() iter.Seq[Sample] {
+	return func(yield func(Sample) bool) {
+		for _, s := range r.Samples {
+			if !s.IsEvent() && !yield(s) {
+				return
+			}
+		}
+	}
+}
+
 // sortedSamples returns the samples ordered by round, then node, without
-// reordering r.Samples.
+// reordering r.Samples. A round's events follow its measurements, in the
+// order they happened.
 func (r *Table) sortedSamples() []Sample {
 	ss := slices.Clone(r.Samples)
 	slices.SortStableFunc(ss, func(a, b Sample) int {
-		return cmp.Or(cmp.Compare(a.Round, b.Round), compareNatural(a.Node, b.Node))
+		c := cmp.Or(cmp.Compare(a.Round, b.Round), compareBool(a.IsEvent(), b.IsEvent()))
+		if c == 0 && a.IsEvent() {
+			c = cmp.Compare(a.Elapsed, b.Elapsed)
+		}
+		return cmp.Or(c, compareNatural(a.Node, b.Node))
 	})
 	return ss
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func sortedKeys(m map[string]bool, compare func(a, b string) int) []string {

@@ -17,19 +17,22 @@ import (
 func star() *Table {
 	type v = map[string]float64
 	const ms = time.Millisecond
+	sample := func(round int, elapsed time.Duration, node, role string, values v) Sample {
+		return Sample{Round: round, Elapsed: elapsed, Node: node, Role: role, Values: values}
+	}
 	return &Table{Interval: time.Second, Samples: []Sample{
-		{0, 0, "bootstrap", "bootstrap", v{"connections": 3, "mem_bytes": 100, "cpu_cores": 0.125}},
-		{0, 0, "peer-1", "peer", v{"connections": 1, "mem_bytes": 10}},
-		{0, 0, "peer-2", "peer", v{"connections": 1, "mem_bytes": 20}},
-		{0, 0, "peer-10", "peer", v{"connections": 1, "mem_bytes": 30}},
-		{1, 1001500 * time.Microsecond, "bootstrap", "bootstrap", v{"connections": 3, "mem_bytes": 110, "cpu_cores": 0.25}},
-		{1, 1001500 * time.Microsecond, "peer-1", "peer", v{"connections": 1, "mem_bytes": 12}},
-		{1, 1001500 * time.Microsecond, "peer-2", "peer", v{"connections": 0, "mem_bytes": 22}},
-		{1, 1001500 * time.Microsecond, "peer-10", "peer", v{"connections": 1}},
-		{2, 2000 * ms, "bootstrap", "bootstrap", v{"connections": 2, "mem_bytes": 120, "cpu_cores": 0.5}},
-		{2, 2000 * ms, "peer-1", "peer", v{"connections": 1, "mem_bytes": 14}},
-		{2, 2000 * ms, "peer-2", "peer", v{"connections": 1, "mem_bytes": 24}},
-		{2, 2000 * ms, "peer-10", "peer", v{"connections": 1, "mem_bytes": 36}},
+		sample(0, 0, "bootstrap", "bootstrap", v{"connections": 3, "mem_bytes": 100, "cpu_cores": 0.125}),
+		sample(0, 0, "peer-1", "peer", v{"connections": 1, "mem_bytes": 10}),
+		sample(0, 0, "peer-2", "peer", v{"connections": 1, "mem_bytes": 20}),
+		sample(0, 0, "peer-10", "peer", v{"connections": 1, "mem_bytes": 30}),
+		sample(1, 1001500*time.Microsecond, "bootstrap", "bootstrap", v{"connections": 3, "mem_bytes": 110, "cpu_cores": 0.25}),
+		sample(1, 1001500*time.Microsecond, "peer-1", "peer", v{"connections": 1, "mem_bytes": 12}),
+		sample(1, 1001500*time.Microsecond, "peer-2", "peer", v{"connections": 0, "mem_bytes": 22}),
+		sample(1, 1001500*time.Microsecond, "peer-10", "peer", v{"connections": 1}),
+		sample(2, 2000*ms, "bootstrap", "bootstrap", v{"connections": 2, "mem_bytes": 120, "cpu_cores": 0.5}),
+		sample(2, 2000*ms, "peer-1", "peer", v{"connections": 1, "mem_bytes": 14}),
+		sample(2, 2000*ms, "peer-2", "peer", v{"connections": 1, "mem_bytes": 24}),
+		sample(2, 2000*ms, "peer-10", "peer", v{"connections": 1, "mem_bytes": 36}),
 	}}
 }
 
