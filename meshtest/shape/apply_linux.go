@@ -7,16 +7,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 )
-
-// htbMajor is the handle major of the HTB root qdiscs this package adds
-// (0x6d73:, "ms"), so Remove deletes only its own.
-const htbMajor = 0x6d73
-
-// ifbName is the IFB device carrying iface's ingress: named by ifindex
-// because names are limited to 15 bytes.
-func ifbName(l netlink.Link) string { return fmt.Sprintf("mtshape%d", l.Attrs().Index) }
 
 // ErrEgressLatency is returned by Apply for an Egress.Latency or
 // Egress.Jitter: see the package documentation.
@@ -24,36 +15,68 @@ var ErrEgressLatency = errors.New("egress.latency: not supported: without netem 
 	"(TCP Small Queues stops the socket while its packets wait), and the netem path is not built yet; " +
 	"set the receiving peer's ingress.latency instead (the delay of A→B is applied at B's input)")
 
-// Shaper is a Shape applied to one interface of the current network
-// namespace. The delay line, if any, runs in this process: Close (or the
-// process's exit) stops it.
+// Shaper is Rules in force on one interface of the current network
+// namespace. Its delay lines run in this process: Close (or the process's
+// exit) stops them. Its methods may be called from any goroutine, but the
+// netlink sockets Update opens belong to the namespace of the calling
+// thread, so call it from the namespace ApplyRules was called in.
 type Shaper struct {
 	Iface string
+	// Shape is the Shape given to Apply; zero when ApplyRules made the
+	// Shaper.
 	Shape Shape
-	// Mechanism is what delays packets: DelayLine, or "" when the shape
-	// adds no delay.
-	Mechanism Mechanism
 
-	line      *delayLine
-	closeOnce sync.Once
-	closeErr  error
+	mu      sync.Mutex
+	link    netlink.Link
+	rules   Rules
+	classes []*classLine // in force, in the order of the plan
+	retired DelayStats   // summed counters of the classes Update closed
+	egress  htbTree
+	ingress ingressIFB
+	closed  bool
+	err     error // Close's
 }
 
-// Apply shapes iface in the current network namespace: HTB on its egress for
-// Egress.Rate, an IFB device with HTB for Ingress.Rate, nftables rules for
-// loss, and the delay line for Ingress.Latency and Ingress.Jitter. It first
-// removes any shape left on iface (see Remove). On error everything it added
-// is removed again and the returned Shaper is nil.
-//
-// One interface per network namespace is shaped: the nftables table and the
-// NFQUEUE number are the namespace's, so a second Apply replaces the first's
-// rules. A node has one interface, so this is no limit for meshtest.
+// classLine is one delay class in force and its delay line.
+type classLine struct {
+	key     delayKey
+	queue   uint16
+	sources int
+	rest    bool
+	line    *delayLine
+}
+
+// Apply shapes iface in the current network namespace with s, as
+// ApplyRules(iface, s.Rules()) does, and refuses Egress.Latency and
+// Egress.Jitter (ErrEgressLatency).
 func Apply(iface string, s Shape) (*Shaper, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("shape %s: %w", iface, err)
 	}
 	if s.Egress.Latency != 0 || s.Egress.Jitter != 0 {
 		return nil, fmt.Errorf("shape %s: %w", iface, ErrEgressLatency)
+	}
+	sh, err := ApplyRules(iface, s.Rules())
+	if err != nil {
+		return nil, err
+	}
+	sh.Shape = s
+	return sh, nil
+}
+
+// ApplyRules puts r in force on iface in the current network namespace:
+// HTB on its egress for EgressRate and the To rules, an IFB device with HTB
+// for IngressRate, nftables rules for EgressLoss and the From rules' cuts
+// and loss, and a delay line per delay class. It first removes any shape
+// left on iface (see Remove). On error everything it added is removed again
+// and the returned Shaper is nil.
+//
+// One interface per network namespace is shaped: the nftables table and the
+// NFQUEUE numbers are the namespace's, so a second ApplyRules replaces the
+// first's rules. A node has one interface, so this is no limit for meshtest.
+func ApplyRules(iface string, r Rules) (*Shaper, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("shape %s: %w", iface, err)
 	}
 	l, err := netlink.LinkByName(iface)
 	if err != nil {
@@ -62,118 +85,194 @@ func Apply(iface string, s Shape) (*Shaper, error) {
 	if err := Remove(iface); err != nil {
 		return nil, fmt.Errorf("shape %s: clear previous shape: %w", iface, err)
 	}
-	sh := &Shaper{Iface: iface, Shape: s}
-	if err := sh.apply(l); err != nil {
+	sh := &Shaper{Iface: iface, link: l}
+	if err := sh.update(r); err != nil {
 		return nil, errors.Join(fmt.Errorf("shape %s: %w", iface, err), sh.Close())
 	}
 	return sh, nil
 }
 
-func (sh *Shaper) apply(l netlink.Link) error {
-	s := sh.Shape
-	if s.Egress.Rate > 0 {
-		if err := addHTB(l, s.Egress.Rate); err != nil {
-			return fmt.Errorf("egress.rate: %w", err)
-		}
+// Update replaces the rules in force with r, under traffic: delay lines for
+// new classes start first, the nftables rules are swapped in one
+// transaction (a packet meets the old rules or the new, and none is dropped
+// by the swap), then the lines of classes r no longer has are closed once
+// the packets they hold are due, so Update can take as long as the longest
+// delay removed. Classes r keeps keep their line and their queue. HTB
+// classes change in place; an IFB is added or removed as IngressRate needs.
+// A source moved to a shorter delay may see its packets reordered once,
+// across the swap. Update(Rules{}) removes every rule; the Shaper stays
+// usable.
+//
+// If r is invalid nothing changes. On any other error part of r may be in
+// force; Update again or Close.
+func (sh *Shaper) Update(r Rules) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("shape %s: %w", sh.Iface, err)
 	}
-	if s.Ingress.Rate > 0 {
-		if err := addIngressRate(l, s.Ingress.Rate); err != nil {
-			return fmt.Errorf("ingress.rate: %w", err)
-		}
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.closed {
+		return fmt.Errorf("shape %s: update: the shaper is closed", sh.Iface)
 	}
-	delay := s.Ingress.Latency > 0
-	if delay {
-		// The listener comes first: a queued packet with no listener is dropped.
-		line, err := startDelayLine(QueueNum, s.Ingress.Latency, s.Ingress.Jitter)
-		if err != nil {
-			return fmt.Errorf("ingress.latency: %w", err)
-		}
-		sh.line, sh.Mechanism = line, DelayLine
-	}
-	return addNFT(nftPlan{iface: sh.Iface, ifindex: l.Attrs().Index,
-		egressLoss: s.Egress.Loss, ingressLoss: s.Ingress.Loss, delay: delay})
-}
-
-// addHTB puts HTB root 6d73: with one default class at rate (= ceil) on l.
-func addHTB(l netlink.Link, rate int64) error {
-	idx := l.Attrs().Index
-	q := netlink.NewHtb(netlink.QdiscAttrs{LinkIndex: idx, Handle: netlink.MakeHandle(htbMajor, 0), Parent: netlink.HANDLE_ROOT})
-	q.Defcls = 1
-	if err := netlink.QdiscReplace(q); err != nil {
-		return fmt.Errorf("htb root on %s: %w", l.Attrs().Name, err)
-	}
-	c := netlink.NewHtbClass(netlink.ClassAttrs{LinkIndex: idx, Parent: netlink.MakeHandle(htbMajor, 0), Handle: netlink.MakeHandle(htbMajor, 1)},
-		netlink.HtbClassAttrs{Rate: uint64(rate), Ceil: uint64(rate)})
-	if err := netlink.ClassReplace(c); err != nil {
-		return fmt.Errorf("htb class on %s: %w", l.Attrs().Name, err)
+	if err := sh.update(r); err != nil {
+		return fmt.Errorf("shape %s: %w", sh.Iface, err)
 	}
 	return nil
 }
 
-// addIngressRate redirects everything l receives through an IFB device
-// (ingress qdisc, u32 match-all, mirred redirect) and rate-limits the IFB's
-// egress with HTB: the kernel cannot queue on ingress itself.
-func addIngressRate(l netlink.Link, rate int64) error {
-	name := ifbName(l)
-	if err := netlink.LinkAdd(&netlink.Ifb{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: 1000}}); err != nil {
-		return fmt.Errorf("add ifb %s: %w", name, err)
+func (sh *Shaper) update(r Rules) error {
+	plan := compileFrom(r.From)
+	old := map[delayKey]*classLine{}
+	used := map[uint16]bool{}
+	for _, c := range sh.classes {
+		old[c.key], used[c.queue] = c, true
 	}
-	ifb, err := netlink.LinkByName(name)
-	if err != nil {
-		return fmt.Errorf("ifb %s: %w", name, err)
+	// The listeners come first: a queued packet with no listener is dropped.
+	var classes, started []*classLine
+	stopStarted := func() {
+		for _, c := range started {
+			c.line.Close()
+		}
 	}
-	if err := netlink.LinkSetUp(ifb); err != nil {
-		return fmt.Errorf("set ifb %s up: %w", name, err)
+	for _, pc := range plan.classes {
+		c := &classLine{key: pc.key, sources: len(pc.src), rest: pc.rest}
+		if o, ok := old[pc.key]; ok {
+			c.queue, c.line = o.queue, o.line
+			delete(old, pc.key)
+		} else {
+			c.queue = QueueNum
+			for used[c.queue] {
+				c.queue++
+			}
+			used[c.queue] = true
+			line, err := startDelayLine(c.queue, pc.key.Latency, pc.key.Jitter)
+			if err != nil {
+				stopStarted()
+				return fmt.Errorf("delay class %v±%v: %w", pc.key.Latency, pc.key.Jitter, err)
+			}
+			c.line = line
+			started = append(started, c)
+		}
+		classes = append(classes, c)
 	}
-	if err := addHTB(ifb, rate); err != nil {
+	queues := make([]uint16, len(classes))
+	for i, c := range classes {
+		queues[i] = c.queue
+	}
+	if err := swapNFT(nftContent{iface: sh.Iface, ifindex: sh.link.Attrs().Index, egressLoss: r.EgressLoss, from: plan, queues: queues}); err != nil {
+		stopStarted()
 		return err
 	}
-	ing := &netlink.Ingress{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: l.Attrs().Index, Handle: netlink.MakeHandle(0xffff, 0), Parent: netlink.HANDLE_INGRESS}}
-	if err := netlink.QdiscAdd(ing); err != nil {
-		return fmt.Errorf("ingress qdisc on %s: %w", l.Attrs().Name, err)
+	sh.classes = classes
+	sh.retired = sh.retired.add(closeLines(old))
+	if err := sh.egress.setEgress(sh.link, r.EgressRate, r.To); err != nil {
+		return fmt.Errorf("egress: %w", err)
 	}
-	// A u32 filter with no selector is one zero key: it matches everything.
-	f := &netlink.U32{
-		FilterAttrs: netlink.FilterAttrs{LinkIndex: l.Attrs().Index, Parent: netlink.MakeHandle(0xffff, 0), Priority: 1, Protocol: unix.ETH_P_ALL},
-		Actions:     []netlink.Action{netlink.NewMirredAction(ifb.Attrs().Index)},
+	if err := sh.ingress.set(sh.link, r.IngressRate); err != nil {
+		return fmt.Errorf("ingress_rate: %w", err)
 	}
-	if err := netlink.FilterAdd(f); err != nil {
-		return fmt.Errorf("redirect %s to %s: %w", l.Attrs().Name, name, err)
-	}
+	sh.rules = r
 	return nil
 }
 
-// Stats returns the delay line's counters, zero if the shape adds no delay.
-func (sh *Shaper) Stats() DelayStats {
-	if sh.line == nil {
-		return DelayStats{}
+// closeLines closes the lines concurrently, so that the wait is the
+// longest delay rather than their sum, and returns their counters summed.
+func closeLines(lines map[delayKey]*classLine) DelayStats {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var sum DelayStats
+	for _, c := range lines {
+		wg.Go(func() {
+			err := c.line.Close()
+			st := c.line.Stats()
+			if err != nil {
+				st.Errors++
+				st.LastError = "close: " + err.Error()
+			}
+			mu.Lock()
+			sum = sum.add(st)
+			mu.Unlock()
+		})
 	}
-	return sh.line.Stats()
+	wg.Wait()
+	return sum
 }
 
-// Close removes the shape. The nftables rules go first, so no new packet
-// enters the delay line; the packets it holds are then released at their due
-// time (Close waits up to Ingress.Latency+Ingress.Jitter), not dropped; then
-// the qdiscs and the IFB device go. Close is idempotent.
+// Rules returns the rules in force.
+func (sh *Shaper) Rules() Rules {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.rules
+}
+
+// Mechanism returns what delays packets: DelayLine, or "" when no rule in
+// force adds delay.
+func (sh *Shaper) Mechanism() Mechanism {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.classes) == 0 {
+		return ""
+	}
+	return DelayLine
+}
+
+// Stats returns the delay lines' counters summed, since ApplyRules: those
+// of the classes in force and of those Update closed.
+func (sh *Shaper) Stats() DelayStats {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s := sh.retired
+	for _, c := range sh.classes {
+		s = s.add(c.line.Stats())
+	}
+	return s
+}
+
+// DelayClasses returns the counters of each delay class in force.
+func (sh *Shaper) DelayClasses() []DelayClassStats {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	out := make([]DelayClassStats, len(sh.classes))
+	for i, c := range sh.classes {
+		out[i] = DelayClassStats{Latency: c.key.Latency, Jitter: c.key.Jitter, Queue: c.queue,
+			Sources: c.sources, Rest: c.rest, DelayStats: c.line.Stats()}
+	}
+	return out
+}
+
+// Close removes every rule. The nftables rules go first, so no new packet
+// enters a delay line; the packets the lines hold are then released at
+// their due time (Close waits up to the longest Latency+Jitter), not
+// dropped; then the qdiscs and the IFB device go. Close is idempotent;
+// Stats still work after it.
 func (sh *Shaper) Close() error {
-	sh.closeOnce.Do(func() {
-		var errs []error
-		if c, err := nftables.New(); err != nil {
-			errs = append(errs, fmt.Errorf("nftables: %w", err))
-		} else if err := delNFT(c); err != nil {
-			errs = append(errs, err)
-		}
-		if sh.line != nil {
-			if err := sh.line.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("stop delay line: %w", err))
-			}
-		}
-		if err := Remove(sh.Iface); err != nil {
-			errs = append(errs, err)
-		}
-		sh.closeErr = errors.Join(errs...)
-	})
-	return sh.closeErr
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.closed {
+		return sh.err
+	}
+	sh.closed = true
+	var errs []error
+	if c, err := nftables.New(); err != nil {
+		errs = append(errs, fmt.Errorf("nftables: %w", err))
+	} else if err := delNFT(c); err != nil {
+		errs = append(errs, err)
+	}
+	lines := map[delayKey]*classLine{}
+	for _, c := range sh.classes {
+		lines[c.key] = c
+	}
+	st := closeLines(lines)
+	if st.Errors > 0 && st.LastError != "" {
+		errs = append(errs, fmt.Errorf("stop delay lines: %s", st.LastError))
+	}
+	sh.retired, sh.classes = sh.retired.add(st), nil
+	if err := Remove(sh.Iface); err != nil {
+		errs = append(errs, err)
+	}
+	sh.egress, sh.ingress = htbTree{}, ingressIFB{}
+	sh.err = errors.Join(errs...)
+	return sh.err
 }
 
 // Remove deletes every trace of this package from iface in the current
@@ -198,39 +297,11 @@ func Remove(iface string) error {
 	if err := delHTB(l); err != nil {
 		errs = append(errs, err)
 	}
-	if ifb, err := netlink.LinkByName(ifbName(l)); err == nil {
-		qs, err := netlink.QdiscList(l)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list qdiscs of %s: %w", iface, err))
-		}
-		for _, q := range qs {
-			if q.Attrs().Parent == netlink.HANDLE_INGRESS && q.Type() == "ingress" {
-				if err := netlink.QdiscDel(q); err != nil {
-					errs = append(errs, fmt.Errorf("delete ingress qdisc of %s: %w", iface, err))
-				}
-			}
-		}
-		if err := netlink.LinkDel(ifb); err != nil {
-			errs = append(errs, fmt.Errorf("delete ifb %s: %w", ifb.Attrs().Name, err))
-		}
+	if err := removeIFB(l); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("remove shape from %s: %w", iface, errors.Join(errs...))
-	}
-	return nil
-}
-
-func delHTB(l netlink.Link) error {
-	qs, err := netlink.QdiscList(l)
-	if err != nil {
-		return fmt.Errorf("list qdiscs of %s: %w", l.Attrs().Name, err)
-	}
-	for _, q := range qs {
-		if q.Attrs().Parent == netlink.HANDLE_ROOT && q.Attrs().Handle == netlink.MakeHandle(htbMajor, 0) && q.Type() == "htb" {
-			if err := netlink.QdiscDel(q); err != nil {
-				return fmt.Errorf("delete htb root of %s: %w", l.Attrs().Name, err)
-			}
-		}
 	}
 	return nil
 }

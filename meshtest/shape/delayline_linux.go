@@ -14,18 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DelayStats are the counters of a running delay line.
-type DelayStats struct {
-	Packets  uint64 // packets the kernel handed to the delay line
-	Released uint64 // packets accepted back to the kernel
-	Errors   uint64 // failed receives and verdicts
-	// MeanLate and MaxLate are how late verdicts were sent against each
-	// packet's due time: the delay line's own error, on top of the configured
-	// delay.
-	MeanLate, MaxLate time.Duration
-	LastError         string
-}
-
 // held is one packet waiting in the delay line.
 type held struct {
 	id      uint32

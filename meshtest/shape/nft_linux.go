@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -18,9 +20,11 @@ import (
 // (egress loss). Remove deletes exactly these tables.
 const TableName = "meshtest_shape"
 
-// QueueNum is the NFQUEUE number of the delay line. Queues are per network
-// namespace, so one fixed number per node is enough; this one is unlikely to
-// be in use by anything else.
+// QueueNum is the first NFQUEUE number of the delay lines: each delay class
+// has its own, the lowest free from QueueNum up (at most 2·MaxDelayClasses
+// while Update replaces classes). Queues are per network namespace, so fixed
+// numbers per node are enough; these are unlikely to be in use by anything
+// else.
 const QueueNum = 0x6d73
 
 // lossModulus is numgen's range: loss has a resolution of 1e-6.
@@ -36,14 +40,6 @@ func lossExprs(p float64) []expr.Any {
 		&expr.Cmp{Op: expr.CmpOpLt, Register: 1, Data: binaryutil.BigEndian.PutUint32(thr)},
 		&expr.Counter{},
 		&expr.Verdict{Kind: expr.VerdictDrop},
-	}
-}
-
-// iifExprs matches packets that arrived on interface index idx.
-func iifExprs(idx int) []expr.Any {
-	return []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyIIF, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(uint32(idx))},
 	}
 }
 
@@ -64,53 +60,121 @@ func nfqueueExprs(num uint16) []expr.Any {
 	}
 }
 
-// nftPlan is the nftables part of a shape on one interface.
-type nftPlan struct {
-	iface       string
-	ifindex     int
-	egressLoss  float64
-	ingressLoss float64
-	delay       bool // queue ingress packets to QueueNum
+// nftContent is the nftables part of Rules on one interface: EgressLoss on
+// the netdev egress hook, the From rules on the inet input hook.
+type nftContent struct {
+	iface      string
+	ifindex    int
+	egressLoss float64
+	from       fromPlan
+	queues     []uint16 // the NFQUEUE of each of from.classes
 }
 
-func (p nftPlan) empty() bool { return p.egressLoss == 0 && p.ingressLoss == 0 && !p.delay }
-
-// addNFT installs the plan's rules in one transaction.
-func addNFT(p nftPlan) error {
-	if p.empty() {
-		return nil
-	}
-	c, err := nftables.New()
+// swapNFT replaces the tables named TableName with c's in one netlink
+// transaction, so every packet meets either the old rules or the new, never
+// none. Each table is first added (a no-op if it exists) so that deleting it
+// cannot fail, then deleted, then built anew when c needs it.
+func swapNFT(c nftContent) error {
+	conn, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
+	inet := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
+	netdev := &nftables.Table{Family: nftables.TableFamilyNetdev, Name: TableName}
+	for _, t := range []*nftables.Table{inet, netdev} {
+		conn.AddTable(t)
+		conn.DelTable(t)
+	}
 	prio := nftables.ChainPriority(0)
-	if p.egressLoss > 0 {
+	if c.egressLoss > 0 {
 		// The netdev egress hook sees packets as they leave the device, after
 		// routing, like a lossy wire; dropping at the output hook instead
 		// would report the drop to the local sender.
-		t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyNetdev, Name: TableName})
-		ch := c.AddChain(&nftables.Chain{Name: "egress", Table: t, Type: nftables.ChainTypeFilter,
-			Hooknum: nftables.ChainHookEgress, Priority: &prio, Device: p.iface})
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: lossExprs(p.egressLoss)})
+		t := conn.AddTable(netdev)
+		ch := conn.AddChain(&nftables.Chain{Name: "egress", Table: t, Type: nftables.ChainTypeFilter,
+			Hooknum: nftables.ChainHookEgress, Priority: &prio, Device: c.iface})
+		conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: lossExprs(c.egressLoss)})
 	}
-	if p.ingressLoss > 0 || p.delay {
+	if !c.from.empty() {
 		// The input hook sees what is delivered to this node, after the IFB
-		// rate limit; loss comes first so dropped packets never wait.
-		t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: TableName})
-		ch := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
+		// rate limit. Cuts and loss come first so that dropped packets never
+		// wait; a queue verdict ends the chain for the packet.
+		t := conn.AddTable(inet)
+		ch := conn.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
 			Hooknum: nftables.ChainHookInput, Priority: &prio})
-		if p.ingressLoss > 0 {
-			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(iifExprs(p.ifindex), lossExprs(p.ingressLoss)...)})
+		rule := func(e ...[]expr.Any) {
+			conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: slices.Concat(e...)})
 		}
-		if p.delay {
-			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: append(iifExprs(p.ifindex), nfqueueExprs(QueueNum)...)})
+		// Anything not arriving on the interface (loopback, other devices)
+		// leaves this table untouched.
+		rule([]expr.Any{
+			&expr.Meta{Key: expr.MetaKeyIIF, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(uint32(c.ifindex))},
+			&expr.Verdict{Kind: expr.VerdictAccept},
+		})
+		var errs []error
+		from := func(src []netip.Addr) []expr.Any {
+			e, err := saddrIn(conn, t, src)
+			errs = append(errs, err)
+			return e
+		}
+		drop := []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop}}
+		accept := []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}
+		if p := c.from; len(p.cut) > 0 {
+			rule(from(p.cut), drop)
+		}
+		for _, g := range c.from.loss {
+			rule(from(g.src), lossExprs(g.p))
+		}
+		for i, cl := range c.from.classes {
+			if len(cl.src) > 0 {
+				rule(from(cl.src), nfqueueExprs(c.queues[i]))
+			}
+		}
+		if r := c.from.rest; r != nil && !r.isZero() {
+			if len(c.from.named) > 0 {
+				rule(from(c.from.named), accept) // named by a rule: done above
+			}
+			if r.cut {
+				rule(drop)
+			}
+			if r.loss > 0 {
+				rule(lossExprs(r.loss))
+			}
+			if r.class >= 0 {
+				rule(nfqueueExprs(c.queues[r.class]))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
 		}
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: add table %s: %w", TableName, err)
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("nftables: replace table %s: %w", TableName, err)
 	}
 	return nil
+}
+
+// saddrIn matches IPv4 packets whose source is in src, an anonymous
+// constant set added to t in the same transaction: one lookup per packet
+// however many sources, where a rule per address would be a linear scan.
+func saddrIn(conn *nftables.Conn, t *nftables.Table, src []netip.Addr) ([]expr.Any, error) {
+	set := &nftables.Set{Table: t, Anonymous: true, Constant: true, KeyType: nftables.TypeIPAddr}
+	elems := make([]nftables.SetElement, len(src))
+	for i, a := range src {
+		b := a.As4()
+		elems[i] = nftables.SetElement{Key: b[:]}
+	}
+	if err := conn.AddSet(set, elems); err != nil {
+		return nil, fmt.Errorf("nftables: source set: %w", err)
+	}
+	return []expr.Any{
+		// The inet family sees IPv6 too, whose header has no IPv4 source.
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
+	}, nil
 }
 
 // delNFT deletes the tables named TableName, and nothing else.

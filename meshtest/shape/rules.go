@@ -1,6 +1,9 @@
 package shape
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"net/netip"
 	"time"
 )
@@ -65,4 +68,89 @@ func (s Shape) Rules() Rules {
 		r.From = []PathRule{{Latency: in.Latency, Jitter: in.Jitter, Loss: in.Loss}}
 	}
 	return r
+}
+
+// Bounds of Rules. Each delay class is one delay line, a thread waking at
+// every due time, so their number is bounded; a latency matrix rounded to
+// the millisecond rarely needs more. Each destination address is one u32
+// filter, and u32 numbers at most 4095 filters in a list.
+const (
+	MaxDelayClasses = 64
+	MaxDestinations = 4000
+)
+
+// Validate returns every problem of r, each naming the field as it is
+// written in JSON ("from[2].loss", "to[0].dst[3]") and how to fix it, or
+// nil.
+func (r Rules) Validate() error {
+	var errs []error
+	bad := func(field, f string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(f, a...)))
+	}
+	rate := func(field string, v int64) {
+		switch {
+		case v < 0:
+			bad(field, "%d bit/s is negative; use 0 for unlimited", v)
+		case v > 0 && v < MinRate:
+			bad(field, "%d bit/s is below the minimum %s; raise it or use 0 for unlimited", v, FormatRate(MinRate))
+		case v > MaxRate:
+			bad(field, "%s exceeds %s; use 0 for unlimited", FormatRate(v), FormatRate(MaxRate))
+		}
+	}
+	addr := func(field string, a netip.Addr) {
+		switch {
+		case !a.IsValid():
+			bad(field, "not an address; write an IPv4 address such as 172.18.0.3")
+		case a.Is6() && !a.Is4In6():
+			bad(field, "%v is IPv6; only IPv4 paths are shaped, so give the node's IPv4 address", a)
+		}
+	}
+	rate("egress_rate", r.EgressRate)
+	rate("ingress_rate", r.IngressRate)
+	if p := r.EgressLoss; math.IsNaN(p) || p < 0 || p > 1 {
+		bad("egress_loss", "%v is not a probability in 0..1; write 0.01 for one percent", p)
+	}
+
+	owner := map[netip.Addr]int{} // destination → the To rule that has it
+	ndst := 0
+	for i, rr := range r.To {
+		f := fmt.Sprintf("to[%d]", i)
+		switch {
+		case rr.Rate <= 0:
+			bad(f+".rate", "%d bit/s: a To rule needs a rate above 0; drop the rule for an unlimited path", rr.Rate)
+		default:
+			rate(f+".rate", rr.Rate)
+		}
+		if len(rr.Dst) == 0 {
+			bad(f+".dst", "empty; a To rule limits what is sent to the addresses it lists, so list at least one")
+		}
+		for j, a := range rr.Dst {
+			addr(fmt.Sprintf("%s.dst[%d]", f, j), a)
+			if k, dup := owner[a.Unmap()]; dup {
+				bad(fmt.Sprintf("%s.dst[%d]", f, j), "%v is already in to[%d]; an address has one rate, so keep it in one rule", a, k)
+			}
+			owner[a.Unmap()] = i
+			ndst++
+		}
+	}
+	if ndst > MaxDestinations {
+		bad("to", "%d destination addresses exceed %d (one u32 filter each); group destinations that need no rate of their own", ndst, MaxDestinations)
+	}
+
+	for i, pr := range r.From {
+		f := fmt.Sprintf("from[%d]", i)
+		if err := (Link{Latency: pr.Latency, Jitter: pr.Jitter, Loss: pr.Loss}).validate(f); err != nil {
+			errs = append(errs, err)
+		}
+		if len(pr.Src) == 0 && i != len(r.From)-1 {
+			bad(f+".src", "empty, so it matches every source, but it is not the last rule and the rules after it would never apply; move it to the end")
+		}
+		for j, a := range pr.Src {
+			addr(fmt.Sprintf("%s.src[%d]", f, j), a)
+		}
+	}
+	if n := len(compileFrom(r.From).classes); n > MaxDelayClasses {
+		bad("from", "%d distinct (latency, jitter) pairs exceed %d, one delay line each; round latencies (to 1ms, say) so that paths share classes", n, MaxDelayClasses)
+	}
+	return errors.Join(errs...)
 }

@@ -88,7 +88,7 @@ func run(args []string) error {
 	}
 	out := json.NewEncoder(os.Stdout)
 	cpu0 := cpuTime()
-	if err := out.Encode(event{Event: "shaped", Mechanism: string(sh.Mechanism), Kernel: string(kernel),
+	if err := out.Encode(event{Event: "shaped", Mechanism: string(sh.Mechanism()), Kernel: string(kernel),
 		Iface: *iface, Egress: s.Egress.String(), Ingress: s.Ingress.String()}); err != nil {
 		return fmt.Errorf("report ready: %w; %w", err, sh.Close())
 	}
@@ -98,7 +98,7 @@ func run(args []string) error {
 	if err := sh.Close(); err != nil {
 		return err
 	}
-	return out.Encode(event{Event: "removed", Mechanism: string(sh.Mechanism), Iface: *iface,
+	return out.Encode(event{Event: "removed", Mechanism: string(sh.Mechanism()), Iface: *iface,
 		Packets: st.Packets, Released: st.Released, Errors: st.Errors,
 		MeanLate: us(st.MeanLate), MaxLate: us(st.MaxLate),
 		CPUms: float64(cpu) / 1e6, LastError: st.LastError})
