@@ -109,7 +109,8 @@ type frame struct {
 	series        []gochart.Series
 	legend        []legendEntry
 	labels        []pointLabel
-	labelsBelow   bool // write point labels below their points
+	labelsBelow   bool     // write point labels below their points
+	markers       []Marker // events across the plot; TimeChart only
 	width, height int
 }
 
@@ -189,6 +190,7 @@ func (fr frame) render(w io.Writer, format Format) error {
 		Series: series,
 	}
 	c.Elements = []gochart.Renderable{
+		fr.drawMarkers(font, text),
 		fr.drawYName(font, text),
 		fr.drawLabels(font, text),
 		fr.drawLegend(font, legendNames, text),

@@ -126,6 +126,39 @@ func memory() TimeChart {
 	}
 }
 
+// chaos is the connections of a 10-peer star through a partition of five
+// peers, healed, then a peer killed and restarted: the events drawn across
+// it, two of them close enough that their labels must not collide.
+func chaos() TimeChart {
+	boot, peer := make([]float64, 60), make([]float64, 60)
+	for i := range boot {
+		boot[i], peer[i] = 10, 1
+		switch {
+		case i >= 15 && i < 24:
+			boot[i], peer[i] = 5, 0.5
+		case i >= 24 && i < 27:
+			boot[i], peer[i] = 8, 0.8
+		case i >= 40 && i < 44:
+			boot[i], peer[i] = 9, 0.9
+		}
+	}
+	return TimeChart{
+		Title: "star-10 connections", YLabel: "connections",
+		Lines: []Line{
+			{Name: "bootstrap", X: seconds(60), Y: boot},
+			{Name: "peer mean", X: seconds(60), Y: peer, Dashed: true},
+		},
+		Events: []Marker{
+			{X: -2, Label: "conditions"},
+			{X: 15, Label: "partition"},
+			{X: 24, Label: "heal +3.2s"},
+			{X: 40, Label: "kill peer-3"},
+			{X: 41, Label: "restart peer-3"},
+			{X: 59.5, Label: "kill peer-7"},
+		},
+	}
+}
+
 func TestTimeChartPNG(t *testing.T) {
 	checkPNG(t, render(t, memory(), PNG), DefaultWidth, DefaultHeight, palette[0], palette[1])
 
@@ -187,6 +220,95 @@ func manyLines(n int) []Line {
 		ls = append(ls, Line{Name: "peer-" + string(rune('a'+i%26)), X: seconds(10), Y: constant(10, float64(i))})
 	}
 	return ls
+}
+
+// TestTimeChartEvents: each event is a dashed line with its label, in SVG
+// and PNG; the X axis reaches an event before the first point; labels of
+// events close together are not drawn over one another.
+func TestTimeChartEvents(t *testing.T) {
+	c := chaos()
+	svg := render(t, c, SVG)
+	text := checkSVG(t, svg)
+	for _, m := range c.Events {
+		assert.Contains(t, text, m.Label)
+	}
+	assert.Contains(t, text, "-10", "the X axis reaches the event at -2 s")
+	assert.Equal(t, len(c.Events), strings.Count(string(svg), `stroke-dasharray="4.0, 3.0"`), "one dashed line per event")
+
+	// The PNG shows the lines: columns the plain chart does not have,
+	// drawn over most of the plot's height. (Without the event at -2 s,
+	// which moves the axis, the two charts have the same grid.)
+	within, plain := c, c
+	within.Events, plain.Events = c.Events[1:], nil
+	lines := markerColumns(t, render(t, plain, PNG), render(t, within, PNG))
+	assert.Len(t, lines, len(within.Events), "columns drawn top to bottom: %v", lines)
+
+	boxes := labelBoxes(t, svg)
+	require.Len(t, boxes, len(c.Events))
+	for i, a := range boxes {
+		for _, b := range boxes[i+1:] {
+			assert.False(t, a.Overlaps(b), "labels at %v and %v overlap", a, b)
+		}
+	}
+
+	// An event without a label is a line alone; one without a finite X is
+	// left out, and neither fails the chart.
+	c.Events = []Marker{{X: 10}, {X: math.NaN(), Label: "lost"}}
+	svg = render(t, c, SVG)
+	assert.NotContains(t, checkSVG(t, svg), "lost")
+	assert.Equal(t, 1, strings.Count(string(svg), `stroke-dasharray="4.0, 3.0"`))
+	checkPNG(t, render(t, c, PNG), DefaultWidth, DefaultHeight)
+}
+
+// markerColumns returns the x of each run of pixel columns in which with
+// differs from without over more than a quarter of the image's height: the
+// dashed lines a chart drew across its plot. Adjacent columns (a line
+// anti-aliased over two pixels) count once.
+func markerColumns(t *testing.T, without, with []byte) []int {
+	t.Helper()
+	a, err := png.Decode(bytes.NewReader(without))
+	require.NoError(t, err)
+	b, err := png.Decode(bytes.NewReader(with))
+	require.NoError(t, err)
+	require.Equal(t, a.Bounds(), b.Bounds())
+	var xs []int
+	for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
+		differ := 0
+		for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
+			if a.At(x, y) != b.At(x, y) {
+				differ++
+			}
+		}
+		switch {
+		case differ <= a.Bounds().Dy()/4:
+		case len(xs) > 0 && xs[len(xs)-1] == x-1:
+			xs[len(xs)-1] = x
+		default:
+			xs = append(xs, x)
+		}
+	}
+	return xs
+}
+
+// labelBoxes returns the boxes the labels of a chart's events sit on, from
+// its SVG: the paths filled with the labels' white.
+func labelBoxes(t *testing.T, svg []byte) []image.Rectangle {
+	t.Helper()
+	fill := "fill:" + markerLabelColor.String()
+	var boxes []image.Rectangle
+	for _, path := range strings.Split(string(svg), "<path")[1:] {
+		if !strings.Contains(path, fill) {
+			continue
+		}
+		d, _, _ := strings.Cut(path[strings.Index(path, `d="`)+3:], `"`)
+		var r image.Rectangle
+		var x0, y0, x1, y1, x2, y2, x3, y3 int
+		_, err := fmt.Sscanf(strings.Join(strings.Fields(d), " "), "M %d %d L %d %d L %d %d L %d %d Z", &x0, &y0, &x1, &y1, &x2, &y2, &x3, &y3)
+		require.NoError(t, err, "label box %q", d)
+		r = image.Rect(x0, y0, x2, y2)
+		boxes = append(boxes, r)
+	}
+	return boxes
 }
 
 func TestTimeChartNoData(t *testing.T) {
@@ -302,6 +424,7 @@ func TestArtifacts(t *testing.T) {
 		width, height int
 	}{
 		{"star-100-memory", memory(), "star-100 memory", DefaultWidth, DefaultHeight},
+		{"star-10-connections-events", chaos(), "star-10 connections", DefaultWidth, DefaultHeight},
 		{"bootstrap-memory-vs-peers", sweep(), "bootstrap memory against peers", DefaultWidth, DefaultHeight},
 		{"bootstrap-memory-vs-peers-800x450", small, "bootstrap memory against peers", 800, 450},
 	} {

@@ -1,6 +1,7 @@
 // Package chart draws the pictures of a mesh experiment with go-chart:
-// figures over time ([TimeChart]) and cost against a parameter with its
-// fitted line ([ScatterFit]), as PNG or SVG.
+// figures over time ([TimeChart]), with the run's faults marked across
+// them ([Marker]), and cost against a parameter with its fitted line
+// ([ScatterFit]), as PNG or SVG.
 //
 // It takes plain numbers, not recordings, so that it stays independent of
 // how they were measured, and it smooths over go-chart's sharp edges: a
