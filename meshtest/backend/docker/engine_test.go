@@ -141,17 +141,9 @@ func sleeperImage(t *testing.T, b *Backend) string {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module sleeper\n\ngo 1.26\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "main.go"), []byte(sleeperSource), 0o644))
 	bin := filepath.Join(dir, "sleeper")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOWORK=off", "GOFLAGS=")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "build the sleeper:\n%s", out)
-	sum, err := contentHash(bin, "/sleeper")
+	require.NoError(t, goCommand(t.Context(), dir, []string{"GOWORK=off", "GOFLAGS="}, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "."), "build the sleeper")
+	tag, err := b.scratchImage(t.Context(), "meshtest-sleeper-test", bin, "/sleeper", "the sleeper's source", t.Logf)
 	require.NoError(t, err)
-	tag := "meshtest-sleeper-test:" + sum[:12]
-	if _, err := b.cli.ImageInspect(t.Context(), tag); err != nil {
-		require.NoError(t, b.buildScratchImage(t.Context(), bin, "/sleeper", tag), "build image %s", tag)
-	}
 	sleeper.tag = tag
 	return tag
 }

@@ -27,55 +27,98 @@ import (
 // never rebuilt, and a changed one never runs under a stale tag.
 const BundledImageRepo = "meshtest-node"
 
-// bundled memoises the bundled node image for the test process: every
-// experiment in one `go test` run shares one build. This is the package's only
-// process-wide state; an image, like the process, outlives any one test.
-var bundled struct {
-	sync.Mutex
-	tag string
+// HelperImageRepo is the repository of the network helper's image
+// (meshshaper), tagged by content like the bundled node's.
+const HelperImageRepo = "meshtest-shaper"
+
+// commandImage is the image of one command of this module, built from the
+// module's source.
+type commandImage struct {
+	repo string // BundledImageRepo, HelperImageRepo
+	pkg  string // the go command's package path, from the module root
+	dest string // where the binary is in the image, its entry point
+
+	mu  sync.Mutex
+	tag string // once built (or found) in this process
 }
 
-// bundledImage builds node/cmd/meshnode from source with CGO disabled and
-// wraps it in a FROM scratch image, offline. The Go build cache makes the
-// compile cheap after the first time; the image is only built when no image
-// with the binary's content tag exists.
-func (b *Backend) bundledImage(ctx context.Context, logf backend.Logf) (string, error) {
-	bundled.Lock()
-	defer bundled.Unlock()
-	if bundled.tag != "" {
-		return bundled.tag, nil
+// The module's commands that meshtest runs. They memoise their image for
+// the test process, the package's only process-wide state: every
+// experiment of one `go test` run shares one build, and an image, like the
+// process, outlives any one test.
+var (
+	bundledNode = &commandImage{repo: BundledImageRepo, pkg: "./node/cmd/meshnode", dest: "/meshnode"}
+	shaper      = &commandImage{repo: HelperImageRepo, pkg: "./meshtest/shape/cmd/meshshaper", dest: "/meshshaper"}
+)
+
+// HelperImage is the image of meshshaper, built like the bundled node.
+func (b *Backend) HelperImage(ctx context.Context, logf backend.Logf) (string, error) {
+	return b.commandImage(ctx, shaper, logf)
+}
+
+// commandImage builds c from the module's source with CGO disabled and wraps
+// it in a FROM scratch image, offline. The Go build cache makes the compile
+// cheap after the first time; the image is only built when no image with
+// the binary's content tag exists. A failure is not memoised: the next call
+// tries again.
+func (b *Backend) commandImage(ctx context.Context, c *commandImage, logf backend.Logf) (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tag != "" {
+		return c.tag, nil
 	}
 	root, err := backend.ModuleRoot()
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "meshtest-node-")
+	dir, err := os.MkdirTemp("", c.repo+"-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "meshnode")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./node/cmd/meshnode")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
-	cmd.WaitDelay = 10 * time.Second // a cancelled build's children must not hold its output open
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build bundled node in %s: %w\n%s", root, err, out)
+	bin := filepath.Join(dir, filepath.Base(c.dest))
+	if err := goCommand(ctx, root, nil, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, c.pkg); err != nil {
+		return "", fmt.Errorf("build %s in %s: %w", c.pkg, root, err)
 	}
-	sum, err := contentHash(bin, "/meshnode")
+	tag, err := b.scratchImage(ctx, c.repo, bin, c.dest, filepath.Join(root, c.pkg), logf)
 	if err != nil {
 		return "", err
 	}
-	tag := BundledImageRepo + ":" + sum[:12]
-	if _, err := b.cli.ImageInspect(ctx, tag); err == nil {
-		bundled.tag = tag
-		return tag, nil
+	c.tag = tag
+	return tag, nil
+}
+
+// goCommand runs the go command in dir the way every binary of an image
+// here is built: CGO disabled, for Linux, so that the binary is static and
+// runs FROM scratch. env is added to the environment.
+func goCommand(ctx context.Context, dir string, env []string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux"), env...)
+	cmd.WaitDelay = 10 * time.Second // a cancelled build's children must not hold its output open
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
-	logf("meshtest: building image %s from %s", tag, filepath.Join(root, "node"))
-	if err := b.buildScratchImage(ctx, bin, "/meshnode", tag); err != nil {
+	return nil
+}
+
+// scratchImage returns repo:<content hash> holding bin at dest, and builds
+// it unless the engine has it already: the same binary is never built into
+// an image twice, and a changed one never runs under a stale tag. from says
+// where the binary comes from, in the line logged when it is built.
+func (b *Backend) scratchImage(ctx context.Context, repo, bin, dest, from string, logf backend.Logf) (string, error) {
+	sum, err := contentHash(bin, dest)
+	if err != nil {
 		return "", err
 	}
-	bundled.tag = tag
+	tag := repo + ":" + sum[:12]
+	if _, err := b.cli.ImageInspect(ctx, tag); err == nil {
+		return tag, nil
+	}
+	logf("meshtest: building image %s from %s", tag, from)
+	if err := b.buildScratchImage(ctx, bin, dest, tag); err != nil {
+		return "", err
+	}
 	return tag, nil
 }
 
@@ -165,15 +208,11 @@ func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend
 	repo := "meshtest-" + strings.ToLower(backend.SafeName(s.Name))
 	dest := "/" + filepath.Base(strings.SplitN(s.Build.Package+s.Build.Binary, "@", 2)[0])
 	if s.Build.Binary != "" {
-		sum, err := contentHash(s.Build.Binary, dest)
+		tag, err := b.scratchImage(ctx, repo, s.Build.Binary, dest, s.Build.Binary, logf)
 		if err != nil {
 			return "", fmt.Errorf("spec %q: build binary: %w", s.Name, err)
 		}
-		tag := repo + ":" + sum[:12]
-		if _, err := b.cli.ImageInspect(ctx, tag); err == nil {
-			return tag, nil
-		}
-		return tag, b.buildScratchImage(ctx, s.Build.Binary, dest, tag)
+		return tag, nil
 	}
 	if !strings.Contains(s.Build.Package, "@") {
 		return "", fmt.Errorf("spec %q: build package %q needs a pinned version (pkg@vX.Y.Z), so the image can be reused", s.Name, s.Build.Package)
@@ -190,27 +229,23 @@ func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend
 	defer os.RemoveAll(dir)
 	logf("meshtest: building %s for spec %q (CGO_ENABLED=0 go build through the module proxy; minutes the first time)", s.Build.Package, s.Name)
 	bin := filepath.Join(dir, strings.TrimPrefix(dest, "/"))
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOBIN="+dir, "GOFLAGS=-mod=mod")
+	env := []string{"GOBIN=" + dir, "GOFLAGS=-mod=mod"}
 	var steps [][]string
 	if len(s.Build.Requires) == 0 {
-		steps = [][]string{{"go", "install", "-trimpath", "-ldflags=-s -w", s.Build.Package}}
+		steps = [][]string{{"install", "-trimpath", "-ldflags=-s -w", s.Build.Package}}
 	} else {
 		// A throwaway module requiring the package and the pins: unlike
 		// `go install pkg@version` it tolerates replace directives upstream.
 		pkg := strings.SplitN(s.Build.Package, "@", 2)[0]
 		steps = [][]string{
-			{"go", "mod", "init", "meshtest-build"},
-			append([]string{"go", "get", s.Build.Package}, s.Build.Requires...),
-			{"go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg},
+			{"mod", "init", "meshtest-build"},
+			append([]string{"get", s.Build.Package}, s.Build.Requires...),
+			{"build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg},
 		}
 	}
 	for _, step := range steps {
-		cmd := exec.CommandContext(ctx, step[0], step[1:]...)
-		cmd.Dir = dir
-		cmd.Env = env
-		cmd.WaitDelay = 10 * time.Second
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Errorf("spec %q: %s: %w\n%s", s.Name, strings.Join(step, " "), err, out)
+		if err := goCommand(ctx, dir, env, step...); err != nil {
+			return "", fmt.Errorf("spec %q: %w", s.Name, err)
 		}
 	}
 	if err := b.buildScratchImage(ctx, bin, dest, tag); err != nil {
@@ -234,7 +269,7 @@ func (b *Backend) Image(ctx context.Context, s *spec.Spec, override string, logf
 		}
 		return img, nil
 	case s.Build != nil && s.Build.Bundled:
-		return b.bundledImage(ctx, logf)
+		return b.commandImage(ctx, bundledNode, logf)
 	case s.Build != nil:
 		return b.buildSpecImage(ctx, s, logf)
 	default:
