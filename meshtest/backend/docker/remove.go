@@ -12,15 +12,16 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshtest/meshtest/meshtest/backend"
 )
 
-// RemoveRun removes every container of the run, then its network, going on
-// past errors. Each container is stopped with no grace period before it is
-// removed: force-removing many running containers at once was seen to leave
+// RemoveRun removes every container of the run, sidecars before the units
+// whose namespace they share, then its network, going on past errors. Each
+// container is stopped with no grace period before it is removed: force-removing many running containers at once was seen to leave
 // a bridge that refuses removal, and stopping first is no slower. A network
 // the engine refuses to remove for good is a *StuckNetworkError, tried only
 // briefly.
@@ -29,23 +30,7 @@ func (b *Backend) RemoveRun(ctx context.Context, id string, logf backend.Logf) e
 	if err != nil {
 		return fmt.Errorf("list containers of run %s: %w", id, err)
 	}
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
-	g := new(errgroup.Group)
-	g.SetLimit(b.opts.Parallelism)
-	for _, c := range list.Items {
-		g.Go(func() error {
-			if err := b.removeContainer(ctx, c.ID); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	g.Wait()
+	errs := b.removeContainers(ctx, list.Items)
 	nets, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(id)})
 	if err != nil {
 		return errors.Join(append(errs, fmt.Errorf("list networks of run %s: %w", id, err))...)
@@ -62,6 +47,39 @@ func (b *Backend) RemoveRun(ctx context.Context, id string, logf backend.Logf) e
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeContainers removes containers with bounded parallelism, sidecars
+// (NetworkMode container:<id>) in a first wave and the rest after, and
+// returns every error. The engine lets a sidecar's parent go first, but the
+// sidecar then runs on in a namespace no container owns, pointing at a
+// container that no longer exists (it cannot even be restarted); removing
+// sidecars first means that no moment, not even an interrupted removal,
+// leaves one orphaned.
+func (b *Backend) removeContainers(ctx context.Context, items []container.Summary) []error {
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, sidecars := range []bool{true, false} {
+		g := new(errgroup.Group)
+		g.SetLimit(b.opts.Parallelism)
+		for _, c := range items {
+			if container.NetworkMode(c.HostConfig.NetworkMode).IsContainer() != sidecars {
+				continue
+			}
+			g.Go(func() error {
+				if err := b.removeContainer(ctx, c.ID); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+				return nil
+			})
+		}
+		g.Wait()
+	}
+	return errs
 }
 
 func (b *Backend) removeContainer(ctx context.Context, id string) error {
@@ -256,11 +274,11 @@ func (b *Backend) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
 	}
 }
 
-// removeDeadRun removes a killed run's containers, then tries each of its
-// networks once. A network that stays (stuck in the engine, or held by
-// someone's container) is named once per process and tried again by later
-// sweeps, one attempt each: it costs a few milliseconds, and it may have
-// been freed meanwhile.
+// removeDeadRun removes a killed run's containers as RemoveRun does
+// (sidecars first, in parallel), then tries each of its networks once. A
+// network that stays (stuck in the engine, or held by someone's container)
+// is named once per process and tried again by later sweeps, one attempt
+// each: it costs a few milliseconds, and it may have been freed meanwhile.
 func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Logf) error {
 	list, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(run)})
 	if err != nil {
@@ -279,12 +297,7 @@ func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Lo
 	if news {
 		logf("meshtest: removing run %s left by a process that no longer exists (%d containers, %d networks)", run, len(list.Items), len(nets.Items))
 	}
-	var errs []error
-	for _, c := range list.Items {
-		if err := b.removeContainer(ctx, c.ID); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := b.removeContainers(ctx, list.Items)
 	for _, n := range nets.Items {
 		err := b.removeNetwork(ctx, n.ID, n.Name, 0)
 		_, stuck := errors.AsType[*StuckNetworkError](err)
