@@ -26,15 +26,19 @@ type Shaper struct {
 	// Shaper.
 	Shape Shape
 
-	mu      sync.Mutex
+	// upd serialises Update and Close, which may wait out delays; mu
+	// guards what the readers (Stats, Rules, …) see, and is held briefly.
+	upd     sync.Mutex
 	link    netlink.Link
-	rules   Rules
-	classes []*classLine // in force, in the order of the plan
-	retired DelayStats   // summed counters of the classes Update closed
 	egress  htbTree
 	ingress ingressIFB
 	closed  bool
 	err     error // Close's
+
+	mu      sync.Mutex
+	rules   Rules
+	classes []*classLine // in force, in the order of the plan
+	retired DelayStats   // summed counters of the classes Update and Close closed
 }
 
 // classLine is one delay class in force and its delay line.
@@ -109,8 +113,8 @@ func (sh *Shaper) Update(r Rules) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("shape %s: %w", sh.Iface, err)
 	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh.upd.Lock()
+	defer sh.upd.Unlock()
 	if sh.closed {
 		return fmt.Errorf("shape %s: update: the shaper is closed", sh.Iface)
 	}
@@ -163,15 +167,22 @@ func (sh *Shaper) update(r Rules) error {
 		stopStarted()
 		return err
 	}
+	sh.mu.Lock()
 	sh.classes = classes
-	sh.retired = sh.retired.add(closeLines(old))
+	sh.mu.Unlock()
+	retired := closeLines(old)
+	sh.mu.Lock()
+	sh.retired = sh.retired.add(retired)
+	sh.mu.Unlock()
 	if err := sh.egress.setEgress(sh.link, r.EgressRate, r.To); err != nil {
 		return fmt.Errorf("egress: %w", err)
 	}
 	if err := sh.ingress.set(sh.link, r.IngressRate); err != nil {
 		return fmt.Errorf("ingress_rate: %w", err)
 	}
+	sh.mu.Lock()
 	sh.rules = r
+	sh.mu.Unlock()
 	return nil
 }
 
@@ -246,8 +257,8 @@ func (sh *Shaper) DelayClasses() []DelayClassStats {
 // dropped; then the qdiscs and the IFB device go. Close is idempotent;
 // Stats still work after it.
 func (sh *Shaper) Close() error {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	sh.upd.Lock()
+	defer sh.upd.Unlock()
 	if sh.closed {
 		return sh.err
 	}
@@ -266,7 +277,9 @@ func (sh *Shaper) Close() error {
 	if st.Errors > 0 && st.LastError != "" {
 		errs = append(errs, fmt.Errorf("stop delay lines: %s", st.LastError))
 	}
-	sh.retired, sh.classes = sh.retired.add(st), nil
+	sh.mu.Lock()
+	sh.retired, sh.classes, sh.rules = sh.retired.add(st), nil, Rules{}
+	sh.mu.Unlock()
 	if err := Remove(sh.Iface); err != nil {
 		errs = append(errs, err)
 	}

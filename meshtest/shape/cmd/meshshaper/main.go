@@ -27,7 +27,6 @@ import (
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest/shape"
-	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -52,12 +51,17 @@ type event struct {
 	MaxLate   float64 `json:"max_late_us,omitempty"`
 	CPUms     float64 `json:"cpu_ms,omitempty"`
 	LastError string  `json:"last_error,omitempty"`
+	Control   string  `json:"control,omitempty"`
+	ProbePort int     `json:"probe_port,omitempty"`
 }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("meshshaper", flag.ContinueOnError)
 	iface := fs.String("iface", "eth0", "interface to shape")
 	remove := fs.Bool("remove", false, "only remove a shape left on -iface, then exit")
+	serve := fs.Bool("serve", false, "serve the control API and the probe protocol; token in $MESHSHAPER_TOKEN")
+	control := fs.String("control", fmt.Sprintf("0.0.0.0:%d", shape.ControlPort), "with -serve: control API address")
+	probe := fs.String("probe", fmt.Sprintf("0.0.0.0:%d", shape.ProbePort), "with -serve: probe server address, UDP and TCP")
 	var s shape.Shape
 	linkFlags(fs, "egress", &s.Egress)
 	linkFlags(fs, "ingress", &s.Ingress)
@@ -73,35 +77,75 @@ func run(args []string) error {
 	if *remove {
 		return shape.Remove(*iface)
 	}
+	if *serve && !s.IsZero() {
+		return errors.New("-serve takes no shape flags; PUT the rules to /rules")
+	}
+	// Signals are caught before anything is shaped, so a SIGTERM racing with
+	// the start still removes it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	kernel, err := shape.Detect()
 	if err != nil {
 		return err
 	}
-	// Signals are caught before the shape exists, so a SIGTERM racing with
-	// Apply still removes it.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if *serve {
+		return runServe(sig, shape.HelperConfig{Iface: *iface, Token: os.Getenv("MESHSHAPER_TOKEN"), Kernel: kernel,
+			ControlAddr: *control, ProbeAddr: *probe})
+	}
+	return runOnce(sig, *iface, kernel, s)
+}
 
-	sh, err := shape.Apply(*iface, s)
+// runOnce holds s on iface until a signal.
+func runOnce(sig <-chan os.Signal, iface string, kernel shape.Mechanism, s shape.Shape) error {
+	sh, err := shape.Apply(iface, s)
 	if err != nil {
 		return err
 	}
 	out := json.NewEncoder(os.Stdout)
-	cpu0 := cpuTime()
-	if err := out.Encode(event{Event: "shaped", Mechanism: string(sh.Mechanism()), Kernel: string(kernel),
-		Iface: *iface, Egress: s.Egress.String(), Ingress: s.Ingress.String()}); err != nil {
+	cpu0 := shape.CPUTime()
+	mech := sh.Mechanism()
+	if err := out.Encode(event{Event: "shaped", Mechanism: string(mech), Kernel: string(kernel),
+		Iface: iface, Egress: s.Egress.String(), Ingress: s.Ingress.String()}); err != nil {
 		return fmt.Errorf("report ready: %w; %w", err, sh.Close())
 	}
 	<-sig
-	st := sh.Stats()
-	cpu := cpuTime() - cpu0
 	if err := sh.Close(); err != nil {
 		return err
 	}
-	return out.Encode(event{Event: "removed", Mechanism: string(sh.Mechanism()), Iface: *iface,
+	return out.Encode(removed(mech, iface, sh.Stats(), shape.CPUTime()-cpu0))
+}
+
+// runServe serves until a signal, then removes every rule.
+func runServe(sig <-chan os.Signal, cfg shape.HelperConfig) error {
+	if cfg.Token == "" {
+		return errors.New("-serve needs a token in $MESHSHAPER_TOKEN: every control request must carry it")
+	}
+	h, err := shape.StartHelper(cfg)
+	if err != nil {
+		return err
+	}
+	out := json.NewEncoder(os.Stdout)
+	if err := out.Encode(event{Event: "serving", Kernel: string(cfg.Kernel), Iface: cfg.Iface,
+		Control: h.ControlAddr(), ProbePort: h.ProbePort()}); err != nil {
+		_, cerr := h.Close()
+		return fmt.Errorf("report ready: %w; %w", err, cerr)
+	}
+	<-sig
+	mech := h.Stats().Mechanism
+	st, err := h.Close()
+	if err != nil {
+		return err
+	}
+	ev := removed(mech, cfg.Iface, st.Delay, st.CPU)
+	ev.Kernel = string(cfg.Kernel)
+	return out.Encode(ev)
+}
+
+func removed(mech shape.Mechanism, iface string, st shape.DelayStats, cpu time.Duration) event {
+	return event{Event: "removed", Mechanism: string(mech), Iface: iface,
 		Packets: st.Packets, Released: st.Released, Errors: st.Errors,
 		MeanLate: us(st.MeanLate), MaxLate: us(st.MaxLate),
-		CPUms: float64(cpu) / 1e6, LastError: st.LastError})
+		CPUms: float64(cpu) / 1e6, LastError: st.LastError}
 }
 
 // linkFlags registers -<dir>-latency, -jitter, -loss and -rate for l.
@@ -110,16 +154,6 @@ func linkFlags(fs *flag.FlagSet, dir string, l *shape.Link) {
 	fs.Func(dir+"-jitter", dir+" delay spread ± (5ms)", func(v string) (err error) { l.Jitter, err = shape.ParseDuration(v); return })
 	fs.Func(dir+"-loss", dir+" loss (1% or 0.01)", func(v string) (err error) { l.Loss, err = shape.ParseLoss(v); return })
 	fs.Func(dir+"-rate", dir+" rate (10mbit, 500kbit, 1gbit)", func(v string) (err error) { l.Rate, err = shape.ParseRate(v); return })
-}
-
-// cpuTime is the process's user+system CPU time so far: the delay line's
-// cost, as nothing else in this process runs while it is shaped.
-func cpuTime() time.Duration {
-	var ru unix.Rusage
-	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
