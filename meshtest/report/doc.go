@@ -1,7 +1,9 @@
 // Package report writes the page a person opens after a run: report.html,
 // one self-contained file with the verdict, the checks that made it, the
-// proof that the mesh converged, the charts, the per-role numbers, the
-// comparison with the baseline and links to the other artifacts.
+// proof that the mesh converged, the charts, how the links were shaped and
+// whether they measured as asked, the faults the run injected, the
+// per-role numbers, the comparison with the baseline and links to the
+// other artifacts.
 //
 // The page is built for looking, not reading: the verdict is a green or red
 // badge in the header, each check a ✓ or ✗, the timings bars of one scale,

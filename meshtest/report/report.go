@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/meshtest/meshtest/meshtest/summary"
 )
 
 // Data is everything the report shows. Empty parts are left out of the
@@ -32,6 +34,14 @@ type Data struct {
 	Checks      []Check // the verdict of each assertion, in the order they ran
 	Tables      []Table // per-role figures
 	Charts      []Chart
+
+	// Network is how the run shaped its links and what calibrating them
+	// measured, as summary.json holds it; nil when the run set no link
+	// conditions.
+	Network *summary.Network
+	// Events are the faults the run injected, in the order they happened,
+	// as summary.json holds them.
+	Events []summary.Event
 
 	// Regression is the comparison with the baseline as Markdown, as
 	// meshtest/regress Report.Markdown writes it: a verdict line, a list of
@@ -79,8 +89,9 @@ type Chart struct {
 }
 
 // Write renders d as one self-contained HTML page to w. It returns an
-// error listing every problem with d (an unknown verdict, a chart that is
-// not SVG, a row wider than its table) and writes nothing in that case:
+// error listing every problem with d (an unknown verdict of the run or of
+// a calibrated path, a chart that is not SVG, a row wider than its table)
+// and writes nothing in that case:
 // the page is rendered to memory first, so w never holds half a report.
 func Write(w io.Writer, d Data) error {
 	p, err := build(d)
@@ -108,6 +119,8 @@ type view struct {
 	Timings        []timing
 	Tables         []tableView
 	Charts         []chartView
+	Network        *networkView
+	Events         []eventView
 	Regression     []block
 	RegressVerdict string // of the regression's verdict line: "pass", "fail" or ""
 	RegressChip    string // the verdict line's gist for the header: "no regression", "not comparable"
@@ -177,6 +190,14 @@ func build(d Data) (view, error) {
 		}
 		v.Charts = append(v.Charts, cv)
 	}
+	if d.Network != nil {
+		nv, err := networkOf(*d.Network)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("network: %w", err))
+		}
+		v.Network = &nv
+	}
+	v.Events = eventsOf(d.Events)
 	if strings.TrimSpace(d.Regression) != "" {
 		v.Regression = parseMarkdown(d.Regression)
 		for _, b := range v.Regression {

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/html"
+
+	"github.com/meshtest/meshtest/meshtest/summary"
 )
 
 // render writes d and parses the page back, as a browser would.
@@ -84,6 +86,17 @@ func texts(ns []*html.Node) []string {
 	return out
 }
 
+// terms are the texts of a <dl>'s terms and descriptions, in order.
+func terms(dl *html.Node) []string {
+	var out []string
+	for c := range dl.ChildNodes() {
+		if c.Type == html.ElementNode && (c.Data == "dt" || c.Data == "dd") {
+			out = append(out, text(c))
+		}
+	}
+	return out
+}
+
 func TestWriteFail(t *testing.T) {
 	d := sample(t, "fail")
 	doc := render(t, d)
@@ -94,8 +107,9 @@ func TestWriteFail(t *testing.T) {
 	assert.Equal(t, "FAIL", text(one(t, header, "div", "badge")))
 	assert.Equal(t, "TestStar — star, 100 peers", text(one(t, header, "h1", "")))
 	assert.Equal(t, "2026-05-04T09:42:17Z", attr(one(t, header, "time", ""), "datetime"))
-	assert.Equal(t, []string{"4 of 5 checks passed", "converged: 100 edges, 101 nodes", "baseline: regression"},
+	assert.Equal(t, []string{"4 of 5 checks passed", "converged: 100 edges, 101 nodes", "links: 1 of 3 paths off", "4 events", "baseline: regression"},
 		texts(find(header, "li", "")))
+	assert.True(t, hasClass(find(header, "li", "")[2], "bad"), "a path off is a red chip")
 
 	checks := find(byID(t, doc, "checks"), "li", "")
 	require.Len(t, checks, len(d.Checks))
@@ -140,6 +154,95 @@ func TestWriteFail(t *testing.T) {
 	assert.Equal(t, d.Tables[1].Rows[1], texts(find(find(tables[1], "tr", "")[2], "td", "")))
 }
 
+// TestWriteNetwork: the Network section says how packets were delayed and
+// what the kernel allows, lays out each calibrated path with what was
+// asked beside what was measured, marks the path that was off and says
+// what differed, and gives the delay line's cost.
+func TestWriteNetwork(t *testing.T) {
+	doc := render(t, sample(t, "fail"))
+	net := byID(t, doc, "network")
+
+	assert.Equal(t, "✗Off on 1 of 3 paths", text(one(t, net, "div", "status")))
+	assert.Equal(t, []string{"delayed by", "nfqueue-delay-line", "the kernel", "sch_netem missing; nfqueue, ifb, htb", "note", "the kernel has no sch_netem: delay in user space"},
+		terms(one(t, net, "dl", "how")))
+
+	table := one(t, net, "table", "calibration")
+	head := find(one(t, table, "thead", ""), "tr", "")
+	require.Len(t, head, 2)
+	assert.Equal(t, []string{"path", "round trip", "loss", "rate", "verdict", "what differed"}, texts(find(head[0], "th", "")))
+	assert.Equal(t, []string{"want", "got", "want", "got", "probes", "want", "got"}, texts(find(head[1], "th", "")))
+	rows := find(one(t, table, "tbody", ""), "tr", "")
+	require.Len(t, rows, 3)
+	assert.Equal(t, []string{"bootstrap → peer-1", "40 ms", "40.6 ms", "1.99 %", "1.8 %", "500", "10 Mbit/s", "9.71 Mbit/s", "ok", ""},
+		texts(find(rows[0], "td", "")))
+	assert.Equal(t, []string{"—", "—"}, texts(find(rows[1], "td", "")[6:8]), "a rate not measured")
+	off := find(rows[2], "td", "")
+	assert.Equal(t, []string{"peer-1 → peer-2", "80 ms", "80.9 ms", "1.99 %", "8.1 %", "500", "—", "—", "mismatch", "loss 8.1 %, want 1.99 % ± 1.5 %"}, texts(off))
+	assert.True(t, hasClass(rows[2], "bad"), "the path that was off is marked")
+	assert.False(t, hasClass(rows[0], "bad"))
+	assert.True(t, hasClass(one(t, off[8], "span", "pill"), "mismatch"))
+
+	assert.Equal(t, []string{"packets delayed", "184220", "CPU", "2.41 s (13.1 ms per 1000 packets)", "late by", "0.084 ms on average, 1.9 ms at most"},
+		terms(one(t, net, "dl", "cost")))
+}
+
+// TestWriteNetworkStatus: the section's verdict follows the paths.
+func TestWriteNetworkStatus(t *testing.T) {
+	undecided := sampleNetwork(false)
+	undecided.Passed = false
+	undecided.Calibration[1].Verdict = summary.CalibrationUndecided
+	tests := []struct {
+		name     string
+		n        *summary.Network
+		status   string
+		headline string
+		chip     string
+	}{
+		{"all ok", sampleNetwork(false), "ok", "✓Measured as asked", "links: calibrated"},
+		{"one off", sampleNetwork(true), "bad", "✗Off on 1 of 3 paths", "links: 1 of 3 paths off"},
+		{"one undecided", undecided, "warn", "?Undecided on 1 of 3 paths", "links: 1 of 3 paths undecided"},
+		{"nothing measured", &summary.Network{Mechanism: "none", Passed: true}, "warn", "?Not calibrated", "links: not calibrated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := sample(t, "pass")
+			d.Network = tt.n
+			doc := render(t, d)
+			status := one(t, byID(t, doc, "network"), "div", "status")
+			assert.True(t, hasClass(status, tt.status), "class %q", attr(status, "class"))
+			assert.Equal(t, tt.headline, text(status))
+			assert.Contains(t, texts(find(one(t, doc, "header", "top"), "li", tt.status)), tt.chip)
+		})
+	}
+	doc := render(t, Data{Title: "no shaping", Verdict: "pass", Network: &summary.Network{Mechanism: "netem", Passed: true}})
+	assert.Empty(t, find(byID(t, doc, "network"), "table", ""), "no calibration, no table")
+	assert.Empty(t, find(byID(t, doc, "network"), "dl", "cost"), "no delay line, no cost")
+}
+
+// TestWriteEvents: the Events section lists each fault in order, with its
+// time in the window, what was done to which nodes, and how long the mesh
+// took to recover.
+func TestWriteEvents(t *testing.T) {
+	doc := render(t, sample(t, "pass"))
+	events := byID(t, doc, "events")
+
+	assert.Equal(t, []string{"time", "kind", "nodes", "detail", "recovered in"}, texts(find(events, "th", "")))
+	rows := find(one(t, events, "tbody", ""), "tr", "")
+	require.Len(t, rows, 4)
+	var got [][]string
+	for _, r := range rows {
+		got = append(got, texts(find(r, "td", "")))
+	}
+	assert.Equal(t, [][]string{
+		{"-2.0 s", "conditions", "mesh", "latency 20ms, loss 1%", "—"},
+		{"15.0 s", "partition", "peer-1, peer-2, peer-3, peer-4, peer-5", "{peer-1..peer-5} | {rest}", "—"},
+		{"30.0 s", "heal", "mesh", "", "3.2 s peer-ids"},
+		{"45.0 s", "kill", "peer-7", "", "— not awaited"},
+	}, got)
+	assert.True(t, hasClass(rows[0], "before"), "an event before the window is set apart")
+	assert.Equal(t, "2026-05-04T09:41:20Z", attr(one(t, rows[1], "time", ""), "datetime"))
+}
+
 func TestWriteRegression(t *testing.T) {
 	doc := render(t, sample(t, "fail"))
 	reg := byID(t, doc, "regression")
@@ -181,8 +284,10 @@ func TestWritePass(t *testing.T) {
 	header := one(t, doc, "header", "top")
 	assert.True(t, hasClass(header, "pass"))
 	assert.Equal(t, "PASS", text(one(t, header, "div", "badge")))
-	assert.Equal(t, []string{"5 of 5 checks passed", "converged: 100 edges, 101 nodes", "baseline: no regression"},
+	assert.Equal(t, []string{"5 of 5 checks passed", "converged: 100 edges, 101 nodes", "links: calibrated", "4 events", "baseline: no regression"},
 		texts(find(header, "li", "")))
+	assert.True(t, hasClass(find(header, "li", "")[2], "ok"))
+	assert.Empty(t, find(byID(t, doc, "network"), "tr", "bad"), "no path is marked")
 	assert.Empty(t, find(byID(t, doc, "checks"), "li", "bad"))
 	assert.True(t, hasClass(one(t, byID(t, doc, "regression"), "p", "verdict"), "pass"))
 }
@@ -226,6 +331,10 @@ func TestWriteEscapes(t *testing.T) {
 	d.Convergence.Unverified = []string{evil}
 	d.Tables = []Table{{Caption: evil, Columns: []string{evil}, Rows: [][]string{{evil}}}}
 	d.Charts[0].Title = evil
+	d.Network = &summary.Network{Mechanism: evil, Kernel: evil, Note: evil, Calibration: []summary.Calibration{
+		{From: evil, To: evil, Verdict: summary.CalibrationMismatch, Mismatches: []string{evil}},
+	}}
+	d.Events = []summary.Event{{Kind: evil, Nodes: []string{evil}, Detail: evil, Recovery: evil}}
 	d.Regression = "❌ " + evil + "\n\n- " + evil + "\n\n| a | b |\n|--|--|\n| " + evil + " | `" + evil + "` |\n"
 	d.Files = []string{"javascript:alert(3)", evil}
 
@@ -246,6 +355,9 @@ func TestWriteEscapes(t *testing.T) {
 	assert.Equal(t, "TestStar "+evil, text(one(t, doc, "h1", "")))
 	assert.Equal(t, evil, text(one(t, byID(t, doc, "checks"), "span", "name")))
 	assert.Equal(t, evil, text(one(t, byID(t, doc, "tables"), "td", "")))
+	assert.Equal(t, evil+" → "+evil, text(find(byID(t, doc, "network"), "td", "")[0]))
+	assert.Equal(t, evil, text(one(t, byID(t, doc, "network"), "td", "mismatches")))
+	assert.Equal(t, []string{evil, evil, evil}, texts(find(byID(t, doc, "events"), "td", "")[1:4]))
 	assert.Equal(t, []string{evil, evil}, texts(find(one(t, byID(t, doc, "regression"), "tbody", ""), "td", "")))
 
 	files := find(byID(t, doc, "files"), "a", "")
@@ -262,6 +374,7 @@ func TestWriteRejects(t *testing.T) {
 		Chart{Title: "empty"},
 		Chart{Title: "html", SVG: []byte("<html><body>not a chart</body></html>")})
 	d.Tables[1].Rows[0] = append(d.Tables[1].Rows[0], "extra")
+	d.Network.Calibration[1].Verdict = "fine"
 
 	var buf bytes.Buffer
 	err := Write(&buf, d)
@@ -272,6 +385,7 @@ func TestWriteRejects(t *testing.T) {
 		`chart 5 ("empty"): no SVG`,
 		`chart 6 ("html"): not SVG: root element is <html>`,
 		`table 1 ("peer"): row 0 has 8 cells for 7 columns`,
+		`network: path 1 (bootstrap → peer-2): verdict "fine": want "ok", "mismatch" or "undecided"`,
 	} {
 		assert.ErrorContains(t, err, want)
 	}
@@ -284,7 +398,7 @@ func TestWriteMinimal(t *testing.T) {
 	assert.Equal(t, "PASS: TestEmpty", text(one(t, doc, "title", "")))
 	assert.Equal(t, "No checks were recorded.", text(one(t, byID(t, doc, "checks"), "p", "empty")))
 	assert.Empty(t, find(doc, "time", ""), "no date for the zero time")
-	for _, id := range []string{"charts", "tables", "regression", "parameters", "environment", "timings", "files"} {
+	for _, id := range []string{"charts", "network", "events", "tables", "regression", "parameters", "environment", "timings", "files"} {
 		for n := range doc.Descendants() {
 			assert.NotEqual(t, id, attr(n, "id"), "an empty part is left out")
 		}

@@ -2,12 +2,14 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"testing"
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest/chart"
 	"github.com/meshtest/meshtest/meshtest/regress"
+	"github.com/meshtest/meshtest/meshtest/summary"
 )
 
 // sample returns the report of a 100-peer star as an experiment would fill
@@ -77,6 +79,8 @@ func sample(t testing.TB, verdict string) Data {
 			},
 		},
 		Charts:     sampleCharts(t),
+		Network:    sampleNetwork(verdict == "fail"),
+		Events:     sampleEvents(),
 		Regression: sampleRegression(verdict == "fail"),
 		Files: []string{
 			"samples.csv", "summary.json",
@@ -123,7 +127,7 @@ func sampleCharts(t testing.TB) []Chart {
 		{Title: "connections, 100-peer star", YLabel: "connections", Lines: []chart.Line{
 			{Name: "bootstrap", X: x, Y: curve(100, 0)},
 			{Name: "peers (mean)", X: x, Y: curve(1, 0)},
-		}},
+		}, Events: markers(sampleEvents())},
 	}
 	var out []Chart
 	for _, c := range specs {
@@ -134,6 +138,60 @@ func sampleCharts(t testing.TB) []Chart {
 		out = append(out, Chart{Title: c.Title, SVG: buf.Bytes()})
 	}
 	return out
+}
+
+// markers are a run's events as a chart draws them: the kind, and the
+// time the mesh took to recover.
+func markers(events []summary.Event) []chart.Marker {
+	var ms []chart.Marker
+	for _, e := range events {
+		label := e.Kind
+		if e.RecoveredS > 0 {
+			label += fmt.Sprintf(" +%.1fs", e.RecoveredS)
+		}
+		ms = append(ms, chart.Marker{X: e.ElapsedS, Label: label})
+	}
+	return ms
+}
+
+// sampleNetwork is a star shaped in user space, the kernel having no
+// netem: three paths calibrated, one of them, when off, with four times
+// the loss it was asked for.
+func sampleNetwork(off bool) *summary.Network {
+	n := &summary.Network{
+		Mechanism: "nfqueue-delay-line",
+		Kernel:    "sch_netem missing; nfqueue, ifb, htb",
+		Note:      "the kernel has no sch_netem: delay in user space",
+		Passed:    !off,
+		Calibration: []summary.Calibration{
+			{From: "bootstrap", To: "peer-1", WantRTTMs: 40, GotRTTMs: 40.6, WantLoss: 0.0199, GotLoss: 0.018, Probes: 500,
+				WantRateBitsPerS: 10e6, GotRateBitsPerS: 9.71e6, Verdict: summary.CalibrationOK},
+			{From: "bootstrap", To: "peer-2", WantRTTMs: 40, GotRTTMs: 41.2, WantLoss: 0.0199, GotLoss: 0.022, Probes: 500,
+				Verdict: summary.CalibrationOK},
+			{From: "peer-1", To: "peer-2", WantRTTMs: 80, GotRTTMs: 80.9, WantLoss: 0.0199, GotLoss: 0.02, Probes: 500,
+				Verdict: summary.CalibrationOK},
+		},
+		DelayLine: &summary.DelayLineCost{Packets: 184220, CPUSeconds: 2.41, CPUMsPer1000Packets: 13.1, MeanLateMs: 0.084, MaxLateMs: 1.9},
+	}
+	if off {
+		c := &n.Calibration[2]
+		c.GotLoss, c.Verdict = 0.081, summary.CalibrationMismatch
+		c.Mismatches = []string{"loss 8.1 %, want 1.99 % ± 1.5 %"}
+	}
+	return n
+}
+
+// sampleEvents are the faults of a chaos run: conditions set before the
+// window, five peers cut off and healed, a peer killed.
+func sampleEvents() []summary.Event {
+	start := time.Date(2026, 5, 4, 9, 41, 5, 0, time.UTC)
+	return []summary.Event{
+		{At: start.Add(-2 * time.Second), ElapsedS: -2, Kind: "conditions", Detail: "latency 20ms, loss 1%"},
+		{At: start.Add(15 * time.Second), ElapsedS: 15, Kind: "partition", Nodes: []string{"peer-1", "peer-2", "peer-3", "peer-4", "peer-5"},
+			Detail: "{peer-1..peer-5} | {rest}"},
+		{At: start.Add(30 * time.Second), ElapsedS: 30, Kind: "heal", RecoveredS: 3.2, Recovery: "peer-ids"},
+		{At: start.Add(45 * time.Second), ElapsedS: 45, Kind: "kill", Nodes: []string{"peer-7"}, Recovery: "not awaited"},
+	}
 }
 
 // sampleRegression compares a run with a baseline. The bring-up is slower

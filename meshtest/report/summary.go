@@ -14,7 +14,9 @@ var tableFigures = []string{"connections", "mem_bytes", "cpu_cores", "goroutines
 
 // FromSummary is the report of one run, from its summary.json: passed is the
 // verdict of the test's own assertions, charts the run's SVG charts, in
-// order.
+// order. A run that shaped its links gets the Network section and, when it
+// calibrated them, a check of the calibration; a run with faults gets the
+// Events section.
 func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 	d := Data{
 		Title:   fmt.Sprintf("%s — %s, %d nodes", s.Experiment, s.Topology.Name, s.Topology.Nodes),
@@ -62,6 +64,10 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 		{Name: "every node answered", OK: len(s.Harness.Unresponsive) == 0, Detail: fmt.Sprintf("%d missed reads, %d late rounds", scrapeErrors, s.Harness.LateRounds)},
 		{Name: "the test's own assertions", OK: passed, Detail: map[bool]string{true: "all passed", false: "some failed: see the test output"}[passed]},
 	}
+	if c, ok := calibrationCheck(s.Network); ok {
+		d.Checks = append(d.Checks, c)
+	}
+	d.Network, d.Events = s.Network, s.Events
 	for _, role := range slices.Sorted(maps.Keys(s.Roles)) {
 		tb := Table{Caption: role, Columns: []string{"figure", "N", "mean", "min", "p50", "p95", "max"}}
 		for _, f := range tableFigures {
