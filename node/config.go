@@ -33,10 +33,19 @@ type Config struct {
 	// Key is the node's identity; nil generates an ed25519 key.
 	Key crypto.PrivKey
 	// Dial lists the multiaddrs, each ending in /p2p/<peer ID>, that the node
-	// connects to once after start, retrying until DialTimeout passes.
+	// connects to after start, retrying until DialTimeout passes. Without
+	// Redial a connection lost later stays lost.
 	Dial []ma.Multiaddr
 	// DialTimeout bounds the retries for each Dial target; 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
+	// Redial makes the node dial a Dial target again, with the same backoff
+	// and no deadline, each time the target's last connection closes, until
+	// the node closes. Peers that dialed this node are never redialed.
+	Redial bool
+	// Keepalive, when > 0, is the yamux keepalive interval; 0 keeps yamux's
+	// 30 s. A silently cut connection closes within about Keepalive + 10 s
+	// (see the package documentation).
+	Keepalive time.Duration
 	// MaxConns, when > 0, caps the total connections in the resource manager.
 	// 0 means unlimited.
 	MaxConns int
@@ -79,6 +88,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		name, usage string
 		set         func(string) error
 	}
+	// A bool flag may stand alone (-redial) or take a value (-redial=false).
+	isBool := map[string]bool{"redial": true}
 	opts := []option{
 		{"listen-port", "`port` for libp2p TCP on 0.0.0.0; 0 picks a free port (default 4001)", portSetter(&cfg.ListenPort)},
 		{"metrics-port", "`port` for HTTP /metrics, /peers, /healthz on 0.0.0.0; 0 picks a free port (default 9090)", portSetter(&cfg.MetricsPort)},
@@ -91,7 +102,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			cfg.Key = k
 			return err
 		}},
-		{"dial", "comma-separated `multiaddrs` with /p2p/<peer ID> to connect to once, with retry", func(s string) error {
+		{"dial", "comma-separated `multiaddrs` with /p2p/<peer ID> to connect to, with retry (again after a loss only with -redial)", func(s string) error {
 			d, err := parseDial(s)
 			cfg.Dial = d
 			return err
@@ -104,13 +115,33 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			cfg.DialTimeout = d
 			return nil
 		}},
+		{"redial", "dial a -dial target again, with backoff and no deadline, whenever its last connection closes (default false)", func(s string) error {
+			b, err := strconv.ParseBool(strings.TrimSpace(s))
+			if err != nil {
+				return fmt.Errorf("expected true or false, got %q", s)
+			}
+			cfg.Redial = b
+			return nil
+		}},
+		{"keepalive", "yamux keepalive interval, a Go `duration`; a silently cut connection closes within about this + 10s; 0 keeps yamux's 30s (default 0)", func(s string) error {
+			d, err := time.ParseDuration(strings.TrimSpace(s))
+			if err != nil || d < 0 {
+				return fmt.Errorf("expected a non-negative Go duration such as 5s (0 keeps yamux's 30s), got %q", s)
+			}
+			cfg.Keepalive = d
+			return nil
+		}},
 		{"max-conns", "cap `n` on total connections in the resource manager; 0 = unlimited (default 0)", countSetter(&cfg.MaxConns)},
 		{"conn-low", "connection manager low watermark `n`; needs -conn-high (default 0)", countSetter(&cfg.ConnLow)},
 		{"conn-high", "connection manager high watermark `n`; 0 = never trim connections (default 0)", countSetter(&cfg.ConnHigh)},
 		{"extra-bytes-per-conn", "TEST ONLY: hold this many `bytes` resident bytes per open connection, to prove a regression gate catches a costlier node (default 0)", countSetter(&cfg.ExtraBytesPerConn)},
 	}
 	for _, o := range opts {
-		fs.Func(o.name, o.usage+" [$"+envName(o.name)+"]", o.set)
+		if isBool[o.name] {
+			fs.BoolFunc(o.name, o.usage+" [$"+envName(o.name)+"]", o.set)
+		} else {
+			fs.Func(o.name, o.usage+" [$"+envName(o.name)+"]", o.set)
+		}
 	}
 
 	if err := fs.Parse(args); err != nil {
@@ -234,6 +265,9 @@ func (c Config) validate() error {
 	}
 	if c.DialTimeout < 0 {
 		errs = append(errs, fmt.Errorf("-dial-timeout %v: expected a positive Go duration", c.DialTimeout))
+	}
+	if c.Keepalive < 0 {
+		errs = append(errs, fmt.Errorf("-keepalive %v: expected a non-negative Go duration (0 keeps yamux's 30s)", c.Keepalive))
 	}
 	if c.ConnLow > c.ConnHigh {
 		errs = append(errs, fmt.Errorf("-conn-low %d -conn-high %d: expected conn-low <= conn-high (conn-high 0 disables trimming, so conn-low needs conn-high)", c.ConnLow, c.ConnHigh))

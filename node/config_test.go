@@ -31,7 +31,7 @@ func TestParseConfig(t *testing.T) {
 			require.Equal(t, Config{ListenPort: 4001, MetricsPort: 9090, DialTimeout: 2 * time.Minute}, c)
 		}},
 		{name: "flags", args: []string{"-listen-port", "0", "-metrics-port=0", "-key", key, "-dial", addr + " , " + addr,
-			"-dial-timeout", "5s", "-max-conns", "300", "-conn-low", "10", "-conn-high", "20", "-extra-bytes-per-conn", "4096"},
+			"-dial-timeout", "5s", "-redial", "-keepalive", "1500ms", "-max-conns", "300", "-conn-low", "10", "-conn-high", "20", "-extra-bytes-per-conn", "4096"},
 			check: func(t *testing.T, c Config) {
 				require.Equal(t, 0, c.ListenPort)
 				require.Equal(t, 0, c.MetricsPort)
@@ -39,13 +39,16 @@ func TestParseConfig(t *testing.T) {
 				require.Len(t, c.Dial, 2)
 				require.Equal(t, addr, c.Dial[0].String())
 				require.Equal(t, 5*time.Second, c.DialTimeout)
+				require.True(t, c.Redial)
+				require.Equal(t, 1500*time.Millisecond, c.Keepalive)
 				require.Equal(t, 300, c.MaxConns)
 				require.Equal(t, 10, c.ConnLow)
 				require.Equal(t, 20, c.ConnHigh)
 				require.Equal(t, 4096, c.ExtraBytesPerConn)
 			}},
 		{name: "env", env: map[string]string{"MESHNODE_LISTEN_PORT": "4002", "MESHNODE_KEY": key, "MESHNODE_DIAL": addr,
-			"MESHNODE_DIAL_TIMEOUT": "1m", "MESHNODE_CONN_HIGH": "5", "MESHNODE_EXTRA_BYTES_PER_CONN": "1"},
+			"MESHNODE_DIAL_TIMEOUT": "1m", "MESHNODE_CONN_HIGH": "5", "MESHNODE_EXTRA_BYTES_PER_CONN": "1",
+			"MESHNODE_REDIAL": "true", "MESHNODE_KEEPALIVE": "2s"},
 			check: func(t *testing.T, c Config) {
 				require.Equal(t, 4002, c.ListenPort)
 				require.Equal(t, 9090, c.MetricsPort)
@@ -54,12 +57,20 @@ func TestParseConfig(t *testing.T) {
 				require.Equal(t, time.Minute, c.DialTimeout)
 				require.Equal(t, 5, c.ConnHigh)
 				require.Equal(t, 1, c.ExtraBytesPerConn)
+				require.True(t, c.Redial)
+				require.Equal(t, 2*time.Second, c.Keepalive)
 			}},
 		{name: "flag wins over env", args: []string{"-listen-port", "4003", "-dial-timeout", "3s"},
 			env: map[string]string{"MESHNODE_LISTEN_PORT": "4002", "MESHNODE_DIAL_TIMEOUT": "not a duration"},
 			check: func(t *testing.T, c Config) {
 				require.Equal(t, 4003, c.ListenPort)
 				require.Equal(t, 3*time.Second, c.DialTimeout)
+			}},
+		{name: "redial=false wins over env", args: []string{"-redial=false", "-keepalive", "0"},
+			env: map[string]string{"MESHNODE_REDIAL": "1", "MESHNODE_KEEPALIVE": "5s"},
+			check: func(t *testing.T, c Config) {
+				require.False(t, c.Redial)
+				require.Zero(t, c.Keepalive, "0 keeps yamux's default")
 			}},
 		{name: "empty env is unset", env: map[string]string{"MESHNODE_LISTEN_PORT": "", "MESHNODE_KEY": ""},
 			check: func(t *testing.T, c Config) {
@@ -71,6 +82,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad duration env", env: map[string]string{"MESHNODE_DIAL_TIMEOUT": "10"},
 			wantErr: []string{"MESHNODE_DIAL_TIMEOUT", "-dial-timeout", "Go duration"}},
 		{name: "zero duration", args: []string{"-dial-timeout", "0s"}, wantErr: []string{"-dial-timeout", "positive"}},
+		{name: "bad redial flag", args: []string{"-redial=maybe"}, wantErr: []string{"-redial", "true or false", `"maybe"`}},
+		{name: "bad redial env", env: map[string]string{"MESHNODE_REDIAL": "yes"}, wantErr: []string{"MESHNODE_REDIAL", "-redial", "true or false"}},
+		{name: "bad keepalive flag", args: []string{"-keepalive", "5"}, wantErr: []string{"-keepalive", "Go duration", `"5"`}},
+		{name: "negative keepalive env", env: map[string]string{"MESHNODE_KEEPALIVE": "-1s"}, wantErr: []string{"MESHNODE_KEEPALIVE", "-keepalive", "non-negative"}},
 		{name: "bad key base64", args: []string{"-key", "not base64!"}, wantErr: []string{"-key", "base64", "MarshalPrivateKey"}},
 		{name: "bad key bytes", env: map[string]string{"MESHNODE_KEY": "aGVsbG8="}, wantErr: []string{"MESHNODE_KEY", "-key", "private key"}},
 		{name: "dial without p2p", args: []string{"-dial", "/ip4/10.0.0.2/tcp/4001"}, wantErr: []string{"-dial", "/p2p/<peer ID>", "/ip4/10.0.0.2/tcp/4001"}},
@@ -101,7 +116,7 @@ func TestParseConfig(t *testing.T) {
 func TestParseConfigHelp(t *testing.T) {
 	_, err := ParseConfig([]string{"-h"}, nil)
 	require.True(t, errors.Is(err, flag.ErrHelp))
-	for _, name := range []string{"-listen-port", "MESHNODE_DIAL_TIMEOUT", "-extra-bytes-per-conn"} {
+	for _, name := range []string{"-listen-port", "MESHNODE_DIAL_TIMEOUT", "-redial", "MESHNODE_KEEPALIVE", "-extra-bytes-per-conn"} {
 		require.ErrorContains(t, err, name, "usage lists every flag and variable")
 	}
 }
@@ -119,4 +134,6 @@ func TestKeyRoundTrip(t *testing.T) {
 func TestStartRejectsBadConfig(t *testing.T) {
 	_, err := Start(t.Context(), Config{ConnLow: 5})
 	require.ErrorContains(t, err, "-conn-low")
+	_, err = Start(t.Context(), Config{Keepalive: -time.Second})
+	require.ErrorContains(t, err, "-keepalive")
 }

@@ -18,17 +18,54 @@ const (
 	dialBackoffMax = 2 * time.Second
 )
 
-// dialUntil connects to target once, retrying with exponential backoff and
-// jitter until it succeeds, ctx ends, or deadline passes (then it reports
-// dial_failed). It never redials after a later disconnect: a lost connection
-// must show as drift to the harness, not be healed here.
-func (n *Node) dialUntil(ctx context.Context, target ma.Multiaddr, deadline time.Time) {
+// dialTarget connects to target (dialUntil) and, when lost is not nil
+// (-redial), dials it again each time its last connection closes, until ctx
+// ends. Without -redial a lost connection stays lost: drift must be visible to
+// the harness, not healed by the node.
+//
+// Redials have no deadline. A partition lasts as long as the experiment
+// wants, and a node that gave up during it would never heal; the node's own
+// close (or ctx) is the end.
+func (n *Node) dialTarget(ctx context.Context, target ma.Multiaddr, deadline time.Time, lost <-chan struct{}) {
 	info, err := peer.AddrInfoFromP2pAddr(target) // validated by Config.validate
 	if err != nil {
 		n.dialFailed(ctx, target, err, 0)
 		return
 	}
-	attemptCtx, cancel := context.WithDeadline(ctx, deadline)
+	for {
+		if !n.dialUntil(ctx, target, *info, deadline) || lost == nil {
+			return
+		}
+		// A signal on lost says some connection to the target closed; only
+		// the last one counts. A signal left over from an earlier loss only
+		// costs one more look at Connectedness.
+		for n.host.Network().Connectedness(info.ID) == network.Connected {
+			select {
+			case <-lost:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.events.emit(Event{Event: EventRedial, Peer: info.ID.String(), Addr: target.String()})
+		deadline = time.Time{}
+	}
+}
+
+// dialUntil connects to the target once, retrying with exponential backoff
+// and jitter until it succeeds, ctx ends, or deadline passes (then it reports
+// dial_failed); a zero deadline retries until ctx ends. It reports whether
+// the node is connected to the target.
+func (n *Node) dialUntil(ctx context.Context, target ma.Multiaddr, info peer.AddrInfo, deadline time.Time) bool {
+	var attemptCtx context.Context
+	var cancel context.CancelFunc
+	if deadline.IsZero() {
+		attemptCtx, cancel = context.WithCancel(ctx)
+	} else {
+		attemptCtx, cancel = context.WithDeadline(ctx, deadline)
+	}
 	defer cancel()
 	// The swarm remembers failed dials and refuses to retry a peer for
 	// seconds to minutes (ErrDialBackoff); this loop is the backoff, so skip it.
@@ -37,11 +74,11 @@ func (n *Node) dialUntil(ctx context.Context, target ma.Multiaddr, deadline time
 	wait := dialBackoffMin
 	for attempt := 1; ; attempt++ {
 		if n.host.Network().Connectedness(info.ID) == network.Connected {
-			return // the target dialed us first
+			return true // the target dialed us first
 		}
-		err := n.host.Connect(attemptCtx, *info)
+		err := n.host.Connect(attemptCtx, info)
 		if err == nil {
-			return
+			return true
 		}
 		// Jitter in [wait/2, wait): a hundred peers retrying one
 		// bootstrap should not arrive in lockstep.
@@ -51,7 +88,7 @@ func (n *Node) dialUntil(ctx context.Context, target ma.Multiaddr, deadline time
 		case <-time.After(sleep):
 		case <-attemptCtx.Done():
 			n.dialFailed(ctx, target, err, attempt)
-			return
+			return false
 		}
 	}
 }
@@ -63,4 +100,37 @@ func (n *Node) dialFailed(ctx context.Context, target ma.Multiaddr, err error, a
 		return
 	}
 	n.events.emit(Event{Event: EventDialFailed, Addr: target.String(), Error: err.Error(), Attempts: attempts})
+}
+
+// lossWatch wakes the dialer of each -dial target whose last connection
+// closed (-redial). It is filled before the first dial and never changes
+// after, so the notifiee reads it without a lock.
+type lossWatch map[peer.ID][]chan struct{}
+
+// watch returns the channel that target's dialer waits on; two targets naming
+// the same peer get one channel each.
+func (w lossWatch) watch(target ma.Multiaddr) <-chan struct{} {
+	info, err := peer.AddrInfoFromP2pAddr(target)
+	if err != nil {
+		return nil // dialTarget reports it
+	}
+	ch := make(chan struct{}, 1) // one pending signal is enough: the dialer re-checks
+	w[info.ID] = append(w[info.ID], ch)
+	return ch
+}
+
+// disconnected runs after the disconnected event is written, so a redial
+// line never comes before the loss it answers. The swarm has already dropped
+// the connection when it notifies, so Connectedness is the state after it.
+func (w lossWatch) disconnected(nw network.Network, c network.Conn) {
+	chans := w[c.RemotePeer()]
+	if len(chans) == 0 || nw.Connectedness(c.RemotePeer()) == network.Connected {
+		return
+	}
+	for _, ch := range chans {
+		select {
+		case ch <- struct{}{}:
+		default: // a signal is already pending
+		}
+	}
 }

@@ -15,6 +15,8 @@
 //	                                                      Empty: a random key, and the ready event says "key":"generated"
 //	-dial                  MESHNODE_DIAL                  comma-separated multiaddrs ending in /p2p/<peer ID>
 //	-dial-timeout          MESHNODE_DIAL_TIMEOUT          how long each -dial target is retried (default 2m)
+//	-redial                MESHNODE_REDIAL                dial a -dial target again whenever its last connection closes (default false)
+//	-keepalive             MESHNODE_KEEPALIVE             yamux keepalive interval (default 0 = yamux's 30s); see Keepalive
 //	-max-conns             MESHNODE_MAX_CONNS             cap on total connections in the resource manager (default 0 = none)
 //	-conn-low, -conn-high  MESHNODE_CONN_LOW, _CONN_HIGH  connection manager watermarks (default 0 = never trim)
 //	-extra-bytes-per-conn  MESHNODE_EXTRA_BYTES_PER_CONN  TEST ONLY, see below (default 0)
@@ -36,8 +38,50 @@
 //
 // Each -dial target is dialed concurrently, retried with exponential backoff
 // (50 ms doubling to 2 s, with jitter) until it connects or -dial-timeout
-// passes. A connection lost later is not redialed: drift must be visible to
-// the harness, not healed by the node.
+// passes. By default a connection lost later is not redialed: drift must be
+// visible to the harness, not healed by the node.
+//
+// With -redial, once the last connection to a -dial target has closed, the
+// node writes a redial event and dials the target again at once, with the
+// same backoff but no deadline: a partition lasts as long as the experiment
+// wants, so redials go on until the node closes and never end in
+// dial_failed. A target given up on at -dial-timeout before it ever connected
+// is not watched. Only -dial targets are redialed (also when the target
+// happened to dial first); a peer that dialed the node is left alone, so in a
+// ring each edge is healed by its dialing end. A target that trims
+// connections (-conn-high) sees a redialer come straight back.
+//
+// After a partition that drops packets heals, the reconnect waits for the
+// attempt in flight, a TCP connect into the partition that go-libp2p gives up
+// on after 5 s (unless a SYN retransmission gets through first), then for the
+// rest of the backoff, under 2 s: about 7 s at worst, derived from those
+// bounds, not measured. A target that closes the connection itself is back
+// within tens of milliseconds (TestRedialAfterRemoteCloses), one that
+// restarts within the 2 s backoff cap (TestRedialAfterTargetRestarts).
+//
+// # Keepalive
+//
+// A partition that drops packets closes nothing by itself: TCP learns of it
+// only when data goes unacknowledged, and then retransmits for minutes.
+// yamux's keepalive notices sooner. yamux pings a connection that has
+// received nothing for the keepalive interval (-keepalive, default 30 s) and
+// closes it when the pong has not come within its ConnectionWriteTimeout,
+// 10 s; a disconnected event follows. A silently cut connection is so closed
+// at most keepalive + 10 s after the cut: 40 s by default.
+// TestKeepaliveClosesSilentlyCutConnection cuts one through a relay that
+// swallows every byte and measures 10.0-10.3 s with -keepalive 300ms; a node
+// on the default still holds its dead connection then. Each end has its own
+// keepalive, so both must set -keepalive for both counts to drop. A
+// connection that stalls while sending is closed sooner, by the same 10 s
+// deadline on every yamux write.
+//
+// The 10 s stays: go-libp2p's yamux uses ConnectionWriteTimeout also as that
+// write deadline, and a short one would cut slow but healthy connections.
+// Below a second or so -keepalive buys little, since the 10 s dominates. No
+// TCP user timeout is set: go-libp2p's TCP transport has no option for one
+// (only a custom dialer, which would cover outbound sockets alone and replace
+// the port-reusing one), and yamux closes the connection first at any value
+// of 10 s or more. go-libp2p's TCP keepalive (30 s period) is slower still.
 //
 // # HTTP endpoints
 //
@@ -95,10 +139,14 @@
 //	{"event":"connected","peer":…,"addr":…,"direction":"inbound"|"outbound"}
 //	{"event":"disconnected","peer":…,"addr":…,"direction":…}
 //	{"event":"dial_failed","addr":…,"error":…,"attempts":N}
+//	{"event":"redial","peer":…,"addr":…}
 //	{"event":"shutdown"}
 //
 // ready comes once the host listens and the HTTP server is up, before any
-// dial. connected and disconnected are per connection.
+// dial. connected and disconnected are per connection. redial (-redial only)
+// comes after the disconnected line of a -dial target's last connection,
+// addr being the -dial multiaddr; the connected line of the new connection
+// follows once a redial succeeds.
 //
 // # The cost knob
 //

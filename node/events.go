@@ -15,6 +15,7 @@ const (
 	EventConnected    = "connected"
 	EventDisconnected = "disconnected"
 	EventDialFailed   = "dial_failed"
+	EventRedial       = "redial"
 	EventShutdown     = "shutdown"
 )
 
@@ -30,7 +31,7 @@ type Event struct {
 	Metrics string   `json:"metrics,omitempty"` // host:port of the HTTP server
 	Key     string   `json:"key,omitempty"`     // "given" or "generated"
 
-	// connected, disconnected, dial_failed
+	// connected, disconnected, dial_failed, redial
 	Peer      string `json:"peer,omitempty"`
 	Addr      string `json:"addr,omitempty"`
 	Direction string `json:"direction,omitempty"` // "inbound" or "outbound"
@@ -59,8 +60,10 @@ func (l *eventLog) emit(e Event) {
 }
 
 // notifiee reports connections as events. Each libp2p connection is one
-// event; two connections to the same peer give two lines.
-func (l *eventLog) notifiee() network.Notifiee {
+// event; two connections to the same peer give two lines. afterDisconnect,
+// when not nil, runs once the disconnected line is written: the swarm calls
+// its notifiees in no set order, so what must follow the line is chained here.
+func (l *eventLog) notifiee(afterDisconnect func(network.Network, network.Conn)) network.Notifiee {
 	return &network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
 			l.emit(Event{
@@ -70,13 +73,16 @@ func (l *eventLog) notifiee() network.Notifiee {
 				Direction: direction(c.Stat().Direction),
 			})
 		},
-		DisconnectedF: func(_ network.Network, c network.Conn) {
+		DisconnectedF: func(nw network.Network, c network.Conn) {
 			l.emit(Event{
 				Event:     EventDisconnected,
 				Peer:      c.RemotePeer().String(),
 				Addr:      c.RemoteMultiaddr().String(),
 				Direction: direction(c.Stat().Direction),
 			})
+			if afterDisconnect != nil {
+				afterDisconnect(nw, c)
+			}
 		},
 	}
 }

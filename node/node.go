@@ -13,6 +13,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
@@ -80,7 +81,18 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.host = h
 	hostRef.Store(&h)
-	h.Network().Notify(n.events.notifiee())
+	// With -redial each target's dialer waits on its own channel in watch;
+	// without, the channels are nil and a loss ends the dialer.
+	lost := make([]<-chan struct{}, len(cfg.Dial))
+	var afterDisconnect func(network.Network, network.Conn)
+	if cfg.Redial {
+		watch := lossWatch{}
+		for i, target := range cfg.Dial {
+			lost[i] = watch.watch(target)
+		}
+		afterDisconnect = watch.disconnected
+	}
+	h.Network().Notify(n.events.notifiee(afterDisconnect))
 	if cfg.ExtraBytesPerConn > 0 {
 		n.ballast = newBallast(cfg.ExtraBytesPerConn)
 		h.Network().Notify(n.ballast.notifiee())
@@ -110,8 +122,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	dialCtx, cancel := context.WithCancel(ctx)
 	n.cancel = cancel
 	deadline := time.Now().Add(cfg.DialTimeout)
-	for _, target := range cfg.Dial {
-		n.dials.Go(func() { n.dialUntil(dialCtx, target, deadline) })
+	for i, target := range cfg.Dial {
+		n.dials.Go(func() { n.dialTarget(dialCtx, target, deadline, lost[i]) })
 	}
 	return n, nil
 }
@@ -135,7 +147,7 @@ func hostOptions(cfg Config, regs *registries) ([]libp2p.Option, error) {
 		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", cfg.ListenPort)),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Muxer(yamux.ID, newMuxer(cfg.Keepalive)),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.PrometheusRegisterer(regs.libp2p),
@@ -150,6 +162,26 @@ func hostOptions(cfg Config, regs *registries) ([]libp2p.Option, error) {
 		// which a mesh on one bridge network does not need.
 		libp2p.DisableIdentifyAddressDiscovery(),
 	}, nil
+}
+
+// newMuxer is go-libp2p's yamux transport with the keepalive interval set
+// when keepalive > 0. yamux.DefaultTransport is one value shared by every
+// host in the process, so it is copied, never changed.
+//
+// yamux pings a connection that has received nothing for KeepAliveInterval
+// and closes it (ErrKeepAliveTimeout) when the pong has not come within
+// ConnectionWriteTimeout (10 s, not changed here: it is also the deadline of
+// every write, and a short one would cut slow but healthy connections). So a
+// connection cut silently, dropping packets, is closed at most keepalive +
+// 10 s after the last frame it carried. A write stuck behind a full send
+// buffer fails at its own 10 s deadline, which closes the session too.
+func newMuxer(keepalive time.Duration) *yamux.Transport {
+	if keepalive == 0 {
+		return yamux.DefaultTransport
+	}
+	c := *yamux.DefaultTransport.Config()
+	c.KeepAliveInterval = keepalive
+	return (*yamux.Transport)(&c)
 }
 
 // ID returns the node's peer ID.

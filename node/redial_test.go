@@ -1,0 +1,109 @@
+package node
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/stretchr/testify/require"
+)
+
+// connectedTo reports whether n has a connection to p.
+func connectedTo(n *Node, p peer.ID) bool {
+	return n.host.Network().Connectedness(p) == network.Connected
+}
+
+func TestRedialAfterRemoteCloses(t *testing.T) {
+	var out lineBuffer
+	a := startNode(t, Config{})
+	target := dialAddr(t, a)
+	b := startNode(t, Config{Out: &out, Dial: []ma.Multiaddr{target}, Redial: true})
+	require.Eventually(t, func() bool { return connectedTo(a, b.ID()) }, 10*time.Second, 10*time.Millisecond)
+
+	// The target drops B, as a node that restarts or trims would.
+	closed := time.Now()
+	require.NoError(t, a.host.Network().ClosePeer(b.ID()))
+	require.Eventually(t, func() bool { return len(out.find(t, EventConnected)) == 2 && connectedTo(a, b.ID()) },
+		2*time.Second, 10*time.Millisecond, "B did not reconnect; its events: %v", out.events(t))
+	t.Logf("reconnected %v after the close", time.Since(closed))
+
+	redials := out.find(t, EventRedial)
+	require.Len(t, redials, 1)
+	require.Equal(t, a.ID().String(), redials[0].Peer)
+	require.Equal(t, target.String(), redials[0].Addr)
+	var order []string
+	for _, e := range out.events(t) {
+		switch e.Event {
+		case EventConnected, EventDisconnected, EventRedial:
+			order = append(order, e.Event)
+		}
+	}
+	require.Equal(t, []string{EventConnected, EventDisconnected, EventRedial, EventConnected}, order)
+	require.Equal(t, "outbound", out.find(t, EventConnected)[1].Direction, "B dialed again, A did not")
+}
+
+func TestRedialAfterTargetRestarts(t *testing.T) {
+	priv, err := generateKey()
+	require.NoError(t, err)
+	port := freePort(t)
+	a, err := Start(t.Context(), Config{Key: priv, ListenPort: port})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() }) // closed below; Close is idempotent
+	target, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, a.ID()))
+	require.NoError(t, err)
+
+	// A -dial-timeout far shorter than the outage: redials have no deadline.
+	var out lineBuffer
+	b := startNode(t, Config{Out: &out, Dial: []ma.Multiaddr{target}, DialTimeout: 300 * time.Millisecond, Redial: true})
+	require.Eventually(t, func() bool { return connectedTo(b, a.ID()) }, 10*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, a.Close())
+	require.Eventually(t, func() bool { return len(out.find(t, EventRedial)) == 1 }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // B keeps failing while A is gone
+	require.False(t, connectedTo(b, a.ID()))
+
+	back := startNode(t, Config{Key: priv, ListenPort: port})
+	restarted := time.Now()
+	// The backoff is at most 2 s by now, plus jitter below it and the dial.
+	require.Eventually(t, func() bool { return connectedTo(b, back.ID()) }, 4*time.Second, 10*time.Millisecond,
+		"B did not reconnect to the restarted target")
+	t.Logf("reconnected %v after the target came back", time.Since(restarted))
+	require.Empty(t, out.find(t, EventDialFailed), "a redial never gives up")
+}
+
+func TestNoRedial(t *testing.T) {
+	tests := []struct {
+		name   string
+		target Config // the node that is dialed and closes the connection
+		dialer Config // its Dial is filled in
+	}{
+		{name: "without -redial", target: Config{}, dialer: Config{}},
+		// -redial on the node that was dialed: a peer that dialed us is
+		// not ours to redial.
+		{name: "inbound peer", target: Config{Redial: true}, dialer: Config{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var outA, outB lineBuffer
+			tt.target.Out, tt.dialer.Out = &outA, &outB
+			a := startNode(t, tt.target)
+			tt.dialer.Dial = []ma.Multiaddr{dialAddr(t, a)}
+			b := startNode(t, tt.dialer)
+			require.Eventually(t, func() bool { return connectedTo(a, b.ID()) }, 10*time.Second, 10*time.Millisecond)
+
+			require.NoError(t, a.host.Network().ClosePeer(b.ID()))
+			require.Eventually(t, func() bool { return len(outB.find(t, EventDisconnected)) == 1 }, 5*time.Second, 10*time.Millisecond)
+			// A redial would start at once and retry every 50 ms at first.
+			time.Sleep(time.Second)
+			require.False(t, connectedTo(a, b.ID()))
+			require.False(t, connectedTo(b, a.ID()))
+			for _, out := range []*lineBuffer{&outA, &outB} {
+				require.Len(t, out.find(t, EventConnected), 1)
+				require.Empty(t, out.find(t, EventRedial))
+			}
+		})
+	}
+}
