@@ -251,6 +251,10 @@ type Event struct {
 	Kind   string   `json:"kind"`
 	Nodes  []string `json:"nodes,omitempty"`  // the nodes it was done to; none for the whole mesh
 	Detail string   `json:"detail,omitempty"` // e.g. "{peer-1..peer-5} | {rest}", "latency 50ms"
+	// EffectS is the seconds from the event until what it cut had vanished
+	// from both ends of every cut edge (and nothing else had); 0 when the
+	// fault cuts nothing or its effect was not waited for.
+	EffectS float64 `json:"effect_s,omitempty"`
 	// RecoveredS is the seconds from the event until the topology was
 	// proven again, or the node was back with its degree; 0 when it did not
 	// recover or nothing was waited for.
