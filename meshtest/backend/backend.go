@@ -44,6 +44,11 @@ type Backend interface {
 	RemoveAbandoned(ctx context.Context, logf Logf)
 	// Info describes the engine, for the summary. It is read once.
 	Info(ctx context.Context) Info
+	// HelperImage returns the image of meshtest's own network helper,
+	// meshshaper (meshtest/shape/cmd/meshshaper of this module), that the
+	// fixture runs next to a node as a sidecar (Unit.NetworkOf): built from
+	// source on first use, reused after, and rebuilt only when it changes.
+	HelperImage(ctx context.Context, logf Logf) (string, error)
 }
 
 // RunOptions describe a run to NewRun.
@@ -74,6 +79,24 @@ type Run interface {
 	HostAddr(ctx context.Context) (string, error)
 	// CopyFrom streams a path out of a unit as a tar archive.
 	CopyFrom(ctx context.Context, name, path string) (io.ReadCloser, error)
+	// Act does a to the named unit, sidecars included, and returns once the
+	// engine has done it: after Kill and Stop the unit has exited, after
+	// Start it runs (not ready), and Status shows the new state and address.
+	// What each Action does to the unit's network namespace and address is
+	// documented with it. Errors name the action and the unit ("kill
+	// peer-003: …"); an action the backend does not know, or lacks, wraps
+	// errors.ErrUnsupported.
+	Act(ctx context.Context, name string, a Action) error
+	// Exits reports every death of a unit of the run, sidecars included, from
+	// the moment it is called until ctx ends: an exit, a kill (Act's own
+	// too: Kill, Stop and Restart are deaths), an OOM kill, and RemoveRun's
+	// stops, so end ctx before removing the run. Deaths are sent in the
+	// order the engine saw them, as they happen, and none is dropped for a
+	// slow receiver. The channel closes when ctx ends; if the backend loses
+	// its view of deaths first (the engine goes away), its last value is an
+	// Exit with Err set and Name "", and then it closes. An error from Exits
+	// itself means nothing is watched.
+	Exits(ctx context.Context) (<-chan Exit, error)
 	// RemoveCommand is the shell command that removes the run by hand.
 	RemoveCommand() string
 }
@@ -91,6 +114,91 @@ type Unit struct {
 	MemoryBytes int64             // 0: no limit
 	CPUs        float64           // 0: no limit
 	CapAdd      []string          // beyond none
+	// NetworkOf makes the unit a sidecar: it joins the network namespace of
+	// the named unit of the same run, started before it, instead of the
+	// run's network. It has no address, alias or published port of its own
+	// (MetricsPort is not reached), and sees its parent's interfaces and
+	// address. It is for meshtest's own helpers, such as the shaper, which
+	// gets CapAdd NET_ADMIN and keeps every other restriction. A sidecar
+	// stays in the namespace it joined: when its parent is stopped or killed
+	// it keeps running with only lo, and after the parent's Start or
+	// Restart it must be restarted (Act Restart) to join the parent's new
+	// namespace. RemoveRun removes sidecars before their parents.
+	NetworkOf string
+}
+
+// Action is a fault Run.Act does to one unit. What the constants say of
+// namespaces and addresses was measured on Docker 20.10 (API 1.41), a
+// bridge network per run:
+//
+//   - A unit that gets an address again (Start, Restart, Connect) gets the
+//     lowest free address of the run's subnet, not its old one: the same
+//     only if its old address was not taken and no lower one freed
+//     meanwhile (measured: a unit at .5 stopped and started again came back
+//     at .2, freed by a stop in between). Read it again from Status.
+//   - Stop, Kill, Start and Restart end or replace the unit's network
+//     namespace: it starts in a NEW one (new interfaces, no tc or nftables
+//     state). A sidecar (Unit.NetworkOf) is left behind in the old one with
+//     only lo, still running, and must be restarted to join the new one;
+//     while its parent is down, starting it fails and leaves it exited.
+//   - Disconnect and Connect keep the namespace, its processes and
+//     sidecars, but Connect makes a new interface whose name counts up
+//     (eth0, then eth1, eth2, …: measured), so a helper that named the old
+//     interface, or put tc state on it, must be started again.
+//   - Pause and Unpause change nothing of the network: the unit keeps its
+//     namespace, interface, address and open connections, and answers
+//     nothing while paused.
+type Action string
+
+// The actions every backend names the same way.
+const (
+	// Kill sends SIGKILL: the unit exits with code 137 and its namespace and
+	// address are gone.
+	Kill Action = "kill"
+	// Stop sends SIGTERM (or the image's stop signal) and SIGKILL after
+	// StopGrace; then as Kill. Stopping a unit that is not running does
+	// nothing.
+	Stop Action = "stop"
+	// Start starts a stopped or killed unit again: the same container, so the
+	// same name, alias, files, settings and identity, in a new namespace with
+	// a new address. Starting a running unit does nothing.
+	Start Action = "start"
+	// Restart is Stop then Start.
+	Restart Action = "restart"
+	// Pause freezes every process of the unit (the cgroup freezer); Status
+	// shows State "paused" and Running true.
+	Pause Action = "pause"
+	// Unpause thaws a paused unit.
+	Unpause Action = "unpause"
+	// Disconnect detaches the unit from the run's network, forced: its
+	// interface there and its address are gone, its processes keep running.
+	// A sidecar has no network of its own to detach: ErrUnsupported.
+	Disconnect Action = "disconnect"
+	// Connect attaches a disconnected unit to the run's network again, with
+	// its Name as its DNS alias, on a new interface and address.
+	Connect Action = "connect"
+)
+
+// StopGrace is how long Stop and Restart wait after SIGTERM before they
+// kill: a node that handles SIGTERM exits well within it, and the engine's
+// own default (10 s) would make every stop of a node that ignores SIGTERM
+// cost ten seconds of the experiment.
+const StopGrace = 2 * time.Second
+
+// Exit is one death of a unit, as Run.Exits reports it.
+type Exit struct {
+	Name string // the unit; "" only on a last Exit that carries Err
+	// Code is the unit's exit code: 137 (128+SIGKILL) when it was killed,
+	// by Kill, by Stop past its grace, or by the OOM killer.
+	Code int
+	// OOMKilled says the kernel's OOM killer killed a process of the unit
+	// since its previous death (a unit past its MemoryBytes).
+	OOMKilled bool
+	At        time.Time // when the engine saw it die
+	// Err, on the last value the channel carries before it closes, says
+	// why the backend stopped watching before ctx ended: deaths after it
+	// are not reported. It is nil on every other Exit.
+	Err error
 }
 
 // Instance is a started unit as the backend knows it.
@@ -103,9 +211,15 @@ type Instance struct {
 
 // Status is a unit's state as Status last saw it.
 type Status struct {
+	// Running is true while the unit's processes exist: running, or paused
+	// (Act Pause), which State tells apart. A sidecar whose parent died is
+	// still running, in a namespace with nothing but lo.
 	Running bool
-	State   string // the backend's word: "running", "exited", "dead", …
-	IP      string // address on the run's network, "" while unknown
+	State   string // the backend's word: "running", "paused", "exited", "dead", …
+	// IP is the unit's address on the run's network, "" while unknown,
+	// while it is disconnected (Act Disconnect) or not running, and always
+	// for a sidecar: its parent's Status has the address they share.
+	IP string
 	// MetricsAddr is host:port where the harness reaches the unit's metrics
 	// port: its IP on the run's network, or a port on 127.0.0.1 where the
 	// host cannot route to unit addresses.

@@ -88,13 +88,7 @@ func exitedProcess(t testing.TB) process {
 // ends.
 func ownedNetwork(t *testing.T, b *Backend, run string, owner process, pidOnly bool) string {
 	t.Helper()
-	labels := runLabels(run, t.Name())
-	labels[labelHost] = owner.host
-	labels[labelPID] = strconv.Itoa(owner.pid)
-	labels[labelProcess] = owner.String()
-	if pidOnly {
-		delete(labels, labelProcess)
-	}
+	labels := ownerLabels(t, run, owner, pidOnly)
 	removeRunOnCleanup(t, b, run)
 	res, err := b.cli.NetworkCreate(t.Context(), networkName(run), client.NetworkCreateOptions{
 		Driver: "bridge", Internal: true, Labels: labels,
@@ -103,19 +97,70 @@ func ownedNetwork(t *testing.T, b *Backend, run string, owner process, pidOnly b
 	return res.ID
 }
 
+// ownerLabels are the labels of run's resources as owner would have put
+// them; pidOnly labels them as an older meshtest did, with a PID and no
+// process label.
+func ownerLabels(t *testing.T, run string, owner process, pidOnly bool) map[string]string {
+	labels := runLabels(run, t.Name())
+	labels[labelHost] = owner.host
+	labels[labelPID] = strconv.Itoa(owner.pid)
+	labels[labelProcess] = owner.String()
+	if pidOnly {
+		delete(labels, labelProcess)
+	}
+	return labels
+}
+
 // sleeperSource is a program that does nothing until it is told to stop: a
-// container that holds a network for as long as a test needs.
+// container that holds a network for as long as a test needs. Its
+// arguments make it do one thing more:
+//
+//	addrs    print its interfaces and their addresses, one line, then sleep
+//	deaf     ignore SIGTERM: only a kill stops it
+//	exit N   exit with code N at once
+//	hog      allocate memory until the OOM killer stops it
 const sleeperSource = `package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
 func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	switch arg := strings.Join(os.Args[1:], " "); {
+	case arg == "addrs":
+		ifaces, _ := net.Interfaces()
+		var out []string
+		for _, i := range ifaces {
+			addrs, _ := i.Addrs()
+			for _, a := range addrs {
+				out = append(out, i.Name+"="+a.String())
+			}
+		}
+		fmt.Println(strings.Join(out, " "))
+	case arg == "deaf":
+		for range stop {
+		}
+	case strings.HasPrefix(arg, "exit "):
+		code, _ := strconv.Atoi(strings.TrimPrefix(arg, "exit "))
+		os.Exit(code)
+	case arg == "hog":
+		var keep [][]byte
+		for {
+			b := make([]byte, 1<<20)
+			for i := range b {
+				b[i] = 1
+			}
+			keep = append(keep, b)
+		}
+	}
 	<-stop
 }
 `

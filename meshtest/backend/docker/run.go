@@ -27,6 +27,7 @@ type run struct {
 
 	mu         sync.Mutex
 	containers map[string]string // unit name -> container ID
+	parents    map[string]string // sidecar's unit name -> its parent's (Unit.NetworkOf)
 }
 
 var _ backend.Run = (*run)(nil)
@@ -36,7 +37,8 @@ var _ backend.Run = (*run)(nil)
 // on it) unless ports are published, which Docker does not do from internal
 // networks.
 func (b *Backend) NewRun(ctx context.Context, opts backend.RunOptions) (backend.Run, error) {
-	r := &run{b: b, id: opts.ID, test: opts.Test, network: networkName(opts.ID), containers: map[string]string{}}
+	r := &run{b: b, id: opts.ID, test: opts.Test, network: networkName(opts.ID),
+		containers: map[string]string{}, parents: map[string]string{}}
 	if _, err := b.cli.NetworkCreate(ctx, r.network, client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: !b.opts.PublishPorts,
@@ -59,8 +61,20 @@ func (r *run) RemoveCommand() string {
 // Start creates and starts a unit's container with least privilege: every
 // capability dropped but those the unit asks for, no-new-privileges, a
 // read-only root filesystem unless files must be copied in, and no port
-// published unless the backend must.
+// published unless the backend must. A sidecar (Unit.NetworkOf) runs in
+// its parent's network namespace (NetworkMode container:<id>) with no
+// network, alias or port of its own.
 func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, error) {
+	inst := backend.Instance{Name: u.Name, Image: u.Image}
+	networks, aliases := []string{r.network}, map[string][]string{r.network: {u.Name}}
+	var mode container.NetworkMode
+	if u.NetworkOf != "" {
+		parent, err := r.sidecarParent(u)
+		if err != nil {
+			return inst, fmt.Errorf("start %s (%s): %w", u.Name, u.Image, err)
+		}
+		networks, aliases, mode = nil, nil, container.NetworkMode("container:"+parent)
+	}
 	labels := runLabels(r.id, r.test)
 	labels[LabelNode] = u.Name
 	labels[LabelRole] = u.Role
@@ -71,7 +85,7 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 		files = append(files, testcontainers.ContainerFile{Reader: strings.NewReader(content), ContainerFilePath: path, FileMode: 0o644})
 	}
 	var exposed []string
-	if r.b.opts.PublishPorts {
+	if r.b.opts.PublishPorts && u.NetworkOf == "" {
 		exposed = []string{fmt.Sprintf("%d/tcp", u.MetricsPort)}
 	}
 	req := testcontainers.GenericContainerRequest{
@@ -83,10 +97,11 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 			Labels:         labels,
 			Files:          files,
 			Tmpfs:          u.Tmpfs,
-			Networks:       []string{r.network},
-			NetworkAliases: map[string][]string{r.network: {u.Name}},
+			Networks:       networks,
+			NetworkAliases: aliases,
 			ExposedPorts:   exposed,
 			HostConfigModifier: func(hc *container.HostConfig) {
+				hc.NetworkMode = mode
 				hc.CapDrop = []string{"ALL"}
 				hc.CapAdd = u.CapAdd
 				hc.SecurityOpt = []string{"no-new-privileges"}
@@ -94,7 +109,7 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 				hc.ReadonlyRootfs = len(u.Files) == 0
 				hc.Memory = u.MemoryBytes
 				hc.NanoCPUs = int64(u.CPUs * 1e9)
-				if r.b.opts.PublishPorts {
+				if len(exposed) > 0 {
 					// Loopback only, with a port the engine picks: never 0.0.0.0.
 					hc.PortBindings = network.PortMap{
 						network.MustParsePort(exposed[0]): {{HostIP: netip.MustParseAddr("127.0.0.1")}},
@@ -107,18 +122,45 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 		// buries the test's own output, so progress is the harness's to print.
 		Logger: tclog.NewNoopLogger(),
 	}
-	inst := backend.Instance{Name: u.Name, Image: u.Image}
 	c, err := testcontainers.GenericContainer(ctx, req)
 	if c != nil && c.GetContainerID() != "" {
 		inst.Handle = c.GetContainerID()
 		r.mu.Lock()
 		r.containers[u.Name] = inst.Handle
+		if u.NetworkOf != "" {
+			r.parents[u.Name] = u.NetworkOf
+		}
 		r.mu.Unlock()
 	}
 	if err != nil {
 		return inst, fmt.Errorf("start %s (%s): %w", u.Name, u.Image, err)
 	}
 	return inst, nil
+}
+
+// sidecarParent is the container whose network namespace sidecar u joins:
+// its parent's, which must be a unit of this run and no sidecar itself (a
+// chain would only hide whose namespace it is).
+func (r *run) sidecarParent(u backend.Unit) (string, error) {
+	if u.NetworkOf == u.Name {
+		return "", fmt.Errorf("NetworkOf names the unit itself")
+	}
+	id, err := r.container(u.NetworkOf)
+	if err != nil {
+		return "", fmt.Errorf("NetworkOf: %w (start the parent first)", err)
+	}
+	if grand := r.parentOf(u.NetworkOf); grand != "" {
+		return "", fmt.Errorf("NetworkOf %s is itself a sidecar (of %s): join %s instead", u.NetworkOf, grand, grand)
+	}
+	return id, nil
+}
+
+// parentOf is the unit whose network namespace name shares, "" for a unit
+// that is not a sidecar.
+func (r *run) parentOf(name string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.parents[name]
 }
 
 func (r *run) container(name string) (string, error) {
@@ -143,7 +185,9 @@ func (r *run) Status(ctx context.Context) (map[string]backend.Status, error) {
 		if name == "" {
 			continue
 		}
-		st := backend.Status{State: string(c.State), Running: c.State == container.StateRunning}
+		// A paused container has not exited: its processes and connections
+		// are all there, frozen.
+		st := backend.Status{State: string(c.State), Running: c.State == container.StateRunning || c.State == container.StatePaused}
 		if c.NetworkSettings != nil {
 			if ep := c.NetworkSettings.Networks[r.network]; ep != nil && ep.IPAddress.IsValid() {
 				st.IP = ep.IPAddress.String()
