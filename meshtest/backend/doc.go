@@ -17,11 +17,15 @@
 //
 //	RemoveAbandoned(ctx, logf)        first, at the start of every mesh
 //	Image(ctx, spec, override, logf)  once per spec and mesh
+//	HelperImage(ctx, logf)            once, if a node is shaped
 //	Floor(...)                        only with Config.MeasureFloor, if a FloorMeasurer
 //	NewRun(ctx, RunOptions{ID, Test}) the run's network
+//	run.Exits(ctx)                    before the first node: every death, as it happens
 //	run.Start(ctx, unit)              every node, in waves, with bounded parallelism
+//	run.Start(ctx, sidecar)           a helper in a node's namespace (Unit.NetworkOf)
 //	run.Status(ctx)                   after the waves: running? IP? MetricsAddr?
 //	    ... convergence, proven over MetricsAddr ...
+//	run.Act(ctx, name, action)        faults, each followed by Status for the new address
 //	run.Cost(ctx, names)              once per sampling window; Read every interval
 //	run.Status(ctx)                   after sampling: has a node exited?
 //	run.Logs(ctx, name, tail)         when a node fails; all of them if the test did
@@ -59,6 +63,23 @@
 //   - Leftovers is empty after RemoveRun: the fixture's proof that nothing is
 //     left. [FloorMeasurer] is optional: the engine's raw speed, measured in
 //     the same run, that bring-up is reported against.
+//   - Act does one [Action] to one unit and returns once it is done, so that
+//     the Status after it shows the new state and address. What each action
+//     does to the unit's network namespace and address is part of the
+//     contract (see Action): the fixture re-reads addresses after Start,
+//     Restart and Connect, and restarts a node's sidecars after Start and
+//     Restart. An action a backend cannot do wraps errors.ErrUnsupported:
+//     a fault that is not what it claims would be worse than none.
+//   - Exits is pushed, not polled, and misses nothing from the moment it
+//     returns, so that a test fails within seconds of a death no fault
+//     planned. Its channel says how it ended: closed after ctx, or closed
+//     after an Exit with Err when the backend lost sight of deaths.
+//   - Unit.NetworkOf runs meshtest's own helpers (the shaper) in a node's
+//     network namespace: they see and shape the node's own interface, with
+//     NET_ADMIN only. Status, Logs, Act and Exits treat sidecars as units;
+//     RemoveRun removes them before their parents.
+//   - HelperImage, like Image for the bundled node, builds on first use and
+//     reuses after.
 //
 // # Docker (today)
 //
@@ -98,6 +119,26 @@
 //     from blocking the next run.
 //   - Floor creates n plain containers through the API: no harness, no
 //     identities, no convergence.
+//   - Act is the engine's own verb: kill (SIGKILL), stop and restart (SIGTERM,
+//     SIGKILL after StopGrace, 2 s, rather than the engine's 10 s), start,
+//     pause and unpause (the cgroup freezer), network disconnect (forced) and
+//     connect (with the unit's alias). Measured on 20.10: a started or
+//     restarted container gets a new network namespace; a re-attached one
+//     the lowest free address of the subnet, and a new interface (eth1,
+//     eth2, …) in the same namespace.
+//   - Exits reads the events API, filtered by the run's label to die and oom
+//     events, from the moment of the call (the engine replays what came
+//     before it subscribed), into an unbounded queue (the engine drops
+//     events for a subscriber that falls behind). An oom event marks the
+//     container's next die as OOMKilled.
+//   - A sidecar is a container with NetworkMode container:<parent's ID>: no
+//     network, alias or port of its own, so Status gives it no IP. The
+//     engine lets a parent be removed under its sidecar (which then runs on,
+//     unable to restart), so RemoveRun and the sweep remove sidecars in a
+//     first wave.
+//   - HelperImage builds meshtest/shape/cmd/meshshaper as the bundled node
+//     is built: CGO_ENABLED=0, FROM scratch, meshtest-shaper:<content hash>,
+//     once per process.
 //
 // # Docker Swarm (issue 13, on paper)
 //
@@ -136,6 +177,30 @@
 //     ErrStuckNetwork as on Docker. Leftovers and RemoveAbandoned use the same labels,
 //     on services, tasks' containers, configs, secrets and networks.
 //   - FloorMeasurer: n plain services of the image, until all tasks run.
+//   - HelperImage: built once, moved to every engine like Image's.
+//   - NetworkOf: a swarm service cannot share another service's namespace,
+//     so a sidecar is a plain container on the parent task's engine with
+//     NetworkMode container:<task container>, started through that engine's
+//     API and labelled like the run; it must follow its parent when the task
+//     is replaced.
+//   - Act, through a manager where swarm owns the verb and through the
+//     task's engine where it does not: Kill and Stop are docker kill (KILL,
+//     or TERM then KILL after StopGrace) on the task's engine; with restart
+//     condition none the task stays down. Start and Restart are service
+//     update --force: swarm schedules a new task, so a new container (files
+//     and key come from configs and secrets, so the same identity), pinned
+//     to its engine by a placement constraint or else wherever swarm puts it,
+//     with a new overlay IP and namespace; sidecars must follow. Pause and
+//     Unpause are docker pause on the task's engine (swarm does not see
+//     them). Disconnect and Connect: the task's engine can force-disconnect
+//     its container from the overlay, but swarmkit does not expect it and a
+//     re-attached task's DNS entry breaks (moby/moby#37376); the honest
+//     substitutes are a shaper rule that drops all but lo in the node's
+//     namespace, named so in the event, or ErrUnsupported.
+//   - Exits: the events API of every engine (die and oom of the run's task
+//     containers, by label), merged; a manager's service events (task state
+//     changes) as a cross-check. A failed stream of any engine ends the
+//     channel with its Err.
 //
 // From each engine's cgroup a swarm gives cpu, memory, pids and network
 // bytes, and the nodes' own metrics from inside the overlay; from the
@@ -179,6 +244,21 @@
 //     the process, so there is nothing to sweep. HostAddr and CopyFrom:
 //     errors (no Prometheus). FloorMeasurer: not implemented; the fixture
 //     then reports bring-up alone.
+//   - Act: Kill closes the host at once (no goodbye to its peers), Stop
+//     closes it gracefully (StopGrace bounds the close), Start makes a new
+//     host with the same key (a new "address" on the simulated network),
+//     Restart both. Pause has no freezer in process: ErrUnsupported, or,
+//     with simnet, a link that holds every packet until Unpause. Disconnect
+//     and Connect unlink and relink the host on the mocknet/simnet, which is
+//     what those networks do natively.
+//   - Exits: a node's goroutine ending is its death: Code 0 when it
+//     returned, 1 when it failed, 137 for Kill; never OOMKilled (one
+//     process, no cgroup). Pushed by the node's goroutine, so nothing is
+//     polled, and under synctest At is virtual time.
+//   - NetworkOf and HelperImage: no namespaces in process, and the shaper's
+//     job is the simulated network's own (simnet's per-link latency and
+//     bandwidth): HelperImage returns ErrUnsupported and conditions are
+//     configured on the network instead.
 //
 // # Which figures each backend gives
 //
