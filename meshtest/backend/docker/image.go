@@ -31,9 +31,9 @@ const BundledImageRepo = "meshtest-node"
 // (meshshaper), tagged by content like the bundled node's.
 const HelperImageRepo = "meshtest-shaper"
 
-// commandImage is the image of one command of this module, built from the
-// module's source.
-type commandImage struct {
+// command is a command of this module that meshtest runs in a container,
+// with its image once built.
+type command struct {
 	repo string // BundledImageRepo, HelperImageRepo
 	pkg  string // the go command's package path, from the module root
 	dest string // where the binary is in the image, its entry point
@@ -47,8 +47,8 @@ type commandImage struct {
 // experiment of one `go test` run shares one build, and an image, like the
 // process, outlives any one test.
 var (
-	bundledNode = &commandImage{repo: BundledImageRepo, pkg: "./node/cmd/meshnode", dest: "/meshnode"}
-	shaper      = &commandImage{repo: HelperImageRepo, pkg: "./meshtest/shape/cmd/meshshaper", dest: "/meshshaper"}
+	bundledNode = &command{repo: BundledImageRepo, pkg: "./node/cmd/meshnode", dest: "/meshnode"}
+	shaper      = &command{repo: HelperImageRepo, pkg: "./meshtest/shape/cmd/meshshaper", dest: "/meshshaper"}
 )
 
 // HelperImage is the image of meshshaper, built like the bundled node.
@@ -61,7 +61,7 @@ func (b *Backend) HelperImage(ctx context.Context, logf backend.Logf) (string, e
 // cheap after the first time; the image is only built when no image with
 // the binary's content tag exists. A failure is not memoised: the next call
 // tries again.
-func (b *Backend) commandImage(ctx context.Context, c *commandImage, logf backend.Logf) (string, error) {
+func (b *Backend) commandImage(ctx context.Context, c *command, logf backend.Logf) (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tag != "" {

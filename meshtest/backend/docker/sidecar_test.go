@@ -71,6 +71,9 @@ func TestSidecar(t *testing.T) {
 	assert.Equal(t, backend.Status{Running: true, State: "running"}, all["helper"], "a sidecar has no address of its own")
 	line := waitLogs(t, r, "helper", "eth0="+nodeIP+"/")
 	t.Logf("the sidecar sees: %s", line)
+	left, err := b.Leftovers(ctx, r.ID())
+	require.NoError(t, err)
+	assert.Contains(t, left, "container meshtest-"+r.ID()+"-helper", "Leftovers lists sidecars")
 
 	err = r.Act(ctx, "helper", backend.Disconnect)
 	assert.ErrorIs(t, err, errors.ErrUnsupported)
