@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // ErrEgressLatency is returned by Apply for an Egress.Latency or
@@ -30,6 +31,7 @@ type Shaper struct {
 	// guards what the readers (Stats, Rules, …) see, and is held briefly.
 	upd     sync.Mutex
 	link    netlink.Link
+	nft     nftTables
 	egress  htbTree
 	ingress ingressIFB
 	closed  bool
@@ -163,7 +165,8 @@ func (sh *Shaper) update(r Rules) error {
 	for i, c := range classes {
 		queues[i] = c.queue
 	}
-	if err := swapNFT(nftContent{iface: sh.Iface, ifindex: sh.link.Attrs().Index, egressLoss: r.EgressLoss, from: plan, queues: queues}); err != nil {
+	content := nftContent{iface: sh.Iface, ifindex: sh.link.Attrs().Index, egressLoss: r.EgressLoss, from: plan, queues: queues}
+	if err := sh.nft.swap(content); err != nil {
 		stopStarted()
 		return err
 	}
@@ -174,6 +177,12 @@ func (sh *Shaper) update(r Rules) error {
 	sh.mu.Lock()
 	sh.retired = sh.retired.add(retired)
 	sh.mu.Unlock()
+	if len(classes) == 0 {
+		// No line holds a packet any more: unused tables can go.
+		if err := sh.nft.prune(content); err != nil {
+			return err
+		}
+	}
 	if err := sh.egress.setEgress(sh.link, r.EgressRate, r.To); err != nil {
 		return fmt.Errorf("egress: %w", err)
 	}
@@ -254,7 +263,7 @@ func (sh *Shaper) DelayClasses() []DelayClassStats {
 // Close removes every rule. The nftables rules go first, so no new packet
 // enters a delay line; the packets the lines hold are then released at
 // their due time (Close waits up to the longest Latency+Jitter), not
-// dropped; then the qdiscs and the IFB device go. Close is idempotent;
+// dropped; then the tables, the qdiscs and the IFB device go. Close is idempotent;
 // Stats still work after it.
 func (sh *Shaper) Close() error {
 	sh.upd.Lock()
@@ -263,11 +272,11 @@ func (sh *Shaper) Close() error {
 		return sh.err
 	}
 	sh.closed = true
+	// Emptying the chains stops new packets without dropping held ones;
+	// Remove deletes the tables once the lines are drained.
 	var errs []error
-	if c, err := nftables.New(); err != nil {
-		errs = append(errs, fmt.Errorf("nftables: %w", err))
-	} else if err := delNFT(c); err != nil {
-		errs = append(errs, err)
+	if err := sh.nft.swap(nftContent{iface: sh.Iface}); err != nil && !errors.Is(err, unix.ENOENT) {
+		errs = append(errs, err) // ENOENT: the tables are gone already (Remove ran)
 	}
 	lines := map[delayKey]*classLine{}
 	for _, c := range sh.classes {
@@ -283,7 +292,7 @@ func (sh *Shaper) Close() error {
 	if err := Remove(sh.Iface); err != nil {
 		errs = append(errs, err)
 	}
-	sh.egress, sh.ingress = htbTree{}, ingressIFB{}
+	sh.nft, sh.egress, sh.ingress = nftTables{}, htbTree{}, ingressIFB{}
 	sh.err = errors.Join(errs...)
 	return sh.err
 }

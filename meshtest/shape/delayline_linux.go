@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,10 +33,36 @@ type delayLine struct {
 	closeOnce       sync.Once
 	closeErr        error
 
-	in, out, errs   atomic.Uint64
-	lateSum, lateMx atomic.Int64
-	lastErr         atomic.Pointer[string]
+	tsSock int // a socket asking for receive timestamps; see stampArrivals
+
+	in, out, errs       atomic.Uint64
+	lateSum, lateMx     atomic.Int64
+	intakeSum, intakeMx atomic.Int64
+	lastErr             atomic.Pointer[string]
 }
+
+// stampArrivals opens a socket with SO_TIMESTAMPNS, which makes the kernel
+// stamp every packet it receives (on this whole machine: the switch is
+// global) with its arrival time. The NFQUEUE messages then carry it, and a
+// packet's delay counts from its arrival rather than from when this
+// process got round to reading it: on a loaded machine the reader can be
+// milliseconds late, which would otherwise add to every delay. The socket
+// is never bound and only holds the switch on; -1 if it cannot be had.
+func stampArrivals() int {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) != nil {
+		unix.Close(fd)
+		return -1
+	}
+	return fd
+}
+
+// maxIntake bounds the age a kernel timestamp may claim: beyond it the
+// stamp is taken for a clock step and the packet as just arrived.
+const maxIntake = time.Second
 
 // queueLen bounds the packets held at once, in the kernel and in ch: at
 // 100 ms and 1 Gbit/s of full-size packets that is 8,300 packets, so 65,536
@@ -66,7 +92,7 @@ func startDelayLine(queue uint16, latency, jitter time.Duration) (*delayLine, er
 	_ = nf.Con.SetReadBuffer(8 << 20) // best effort: capped by net.core.rmem_max
 
 	l := &delayLine{
-		nf: nf, latency: latency, jitter: jitter,
+		nf: nf, latency: latency, jitter: jitter, tsSock: stampArrivals(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		ch: make(chan held, queueLen),
 	}
@@ -79,6 +105,17 @@ func startDelayLine(queue uint16, latency, jitter time.Duration) (*delayLine, er
 			return 0
 		}
 		now := time.Now()
+		arrived := now
+		if a.Timestamp != nil {
+			// Both wall clock: the stamp is CLOCK_REALTIME.
+			if age := now.Round(0).Sub(*a.Timestamp); age > 0 && age < maxIntake {
+				arrived = now.Add(-age) // keeps now's monotonic reading
+				l.intakeSum.Add(int64(age))
+				if int64(age) > l.intakeMx.Load() {
+					l.intakeMx.Store(int64(age))
+				}
+			}
+		}
 		d := latency
 		if jitter > 0 {
 			d += time.Duration(rng.Int64N(int64(2*jitter)+1)) - jitter
@@ -86,7 +123,7 @@ func startDelayLine(queue uint16, latency, jitter time.Duration) (*delayLine, er
 		// Never reorder: a packet is not released before the one ahead of it.
 		// This keeps TCP from seeing reordering as loss, at the cost of
 		// one-sided jitter under load.
-		rel := now.Add(d)
+		rel := arrived.Add(d)
 		if rel.Before(last) {
 			rel = last
 		}
@@ -105,6 +142,7 @@ func startDelayLine(queue uint16, latency, jitter time.Duration) (*delayLine, er
 	if err := nf.RegisterWithErrorFunc(ctx, hook, onErr); err != nil {
 		cancel()
 		nf.Close()
+		l.closeStamp()
 		return nil, fmt.Errorf("register nfqueue %d: %w", queue, err)
 	}
 	ready := make(chan error, 1)
@@ -112,6 +150,7 @@ func startDelayLine(queue uint16, latency, jitter time.Duration) (*delayLine, er
 	if err := <-ready; err != nil {
 		cancel()
 		nf.Close()
+		l.closeStamp()
 		return nil, err
 	}
 	return l, nil
@@ -123,19 +162,21 @@ func (l *delayLine) fail(what string, err error) {
 	l.lastErr.Store(&s)
 }
 
-// release accepts held packets when they are due. It waits on a blocking
-// timerfd on its own thread: Go timers wake through the netpoller, which
-// waits in whole milliseconds and would add up to 1 ms to every delay.
+// release accepts held packets when they are due. It waits on a timerfd
+// read through the Go netpoller: the wake-up is the timer's event, exact to
+// the kernel's timer, where a Go timer would round the netpoller's wait up
+// to whole milliseconds. (A blocking read on a locked thread, the first
+// design, holds a P while it waits, and with two delay lines on two CPUs
+// starved the rest of the process for milliseconds at a time.)
 func (l *delayLine) release(ready chan<- error) {
 	defer close(l.done)
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC)
+	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_CLOEXEC|unix.TFD_NONBLOCK)
 	if err != nil {
 		ready <- fmt.Errorf("delay line: timerfd: %w", err)
 		return
 	}
-	defer unix.Close(tfd)
+	timer := os.NewFile(uintptr(tfd), "timerfd") // non-blocking: polled, and closed with the file
+	defer timer.Close()
 	ready <- nil
 	var buf [8]byte
 	sleepUntil := func(t time.Time) {
@@ -149,10 +190,9 @@ func (l *delayLine) release(ready chan<- error) {
 			time.Sleep(w)
 			return
 		}
-		for {
-			if _, err := unix.Read(tfd, buf[:]); err != unix.EINTR {
-				return
-			}
+		if _, err := timer.Read(buf[:]); err != nil {
+			l.fail("timerfd", err)
+			time.Sleep(time.Until(t))
 		}
 	}
 	late := func(h held) {
@@ -209,7 +249,9 @@ func (l *delayLine) Stats() DelayStats {
 	}
 	if s.Packets > 0 {
 		s.MeanLate = time.Duration(l.lateSum.Load() / int64(s.Packets))
+		s.MeanIntake = time.Duration(l.intakeSum.Load() / int64(s.Packets))
 	}
+	s.MaxIntake = time.Duration(l.intakeMx.Load())
 	if p := l.lastErr.Load(); p != nil {
 		s.LastError = *p
 	}
@@ -227,8 +269,16 @@ func (l *delayLine) Close() error {
 		<-l.done
 		l.cancel()
 		l.closeErr = l.nf.Close()
+		l.closeStamp()
 	})
 	return l.closeErr
+}
+
+func (l *delayLine) closeStamp() {
+	if l.tsSock >= 0 {
+		unix.Close(l.tsSock)
+		l.tsSock = -1
+	}
 }
 
 // discardLogger silences go-nfqueue, which logs its normal shutdown as an

@@ -287,8 +287,9 @@ func TestHelperJSON(t *testing.T) {
 		Classes: []DelayClassStats{{Latency: time.Millisecond, Queue: QueueNum, Sources: 2, DelayStats: DelayStats{Packets: 5, MaxLate: time.Microsecond}}}})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"rules":{},"mechanism":"","kernel":"nfqueue-delay-line","iface":"","cpu_ns":1000000000,
-		"delay":{"packets":0,"released":0,"errors":0,"mean_late_ns":0,"max_late_ns":0},
-		"classes":[{"latency_ns":1000000,"jitter_ns":0,"queue":28019,"sources":2,"packets":5,"released":0,"errors":0,"mean_late_ns":0,"max_late_ns":1000}]}`, string(b))
+		"delay":{"packets":0,"released":0,"errors":0,"mean_late_ns":0,"max_late_ns":0,"mean_intake_ns":0,"max_intake_ns":0},
+		"classes":[{"latency_ns":1000000,"jitter_ns":0,"queue":28019,"sources":2,"packets":5,"released":0,"errors":0,
+			"mean_late_ns":0,"max_late_ns":1000,"mean_intake_ns":0,"max_intake_ns":0}]}`, string(b))
 	var back HelperStats
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, uint64(5), back.Classes[0].Packets)
@@ -309,9 +310,10 @@ func TestStartHelperNeedsToken(t *testing.T) {
 }
 
 func TestDelayStatsAdd(t *testing.T) {
-	a := DelayStats{Packets: 100, Released: 100, MeanLate: 10 * time.Microsecond, MaxLate: time.Millisecond}
-	b := DelayStats{Packets: 300, Released: 299, Errors: 1, MeanLate: 30 * time.Microsecond, MaxLate: 100 * time.Microsecond, LastError: "verdict: x"}
+	a := DelayStats{Packets: 100, Released: 100, MeanLate: 10 * time.Microsecond, MaxLate: time.Millisecond, MeanIntake: time.Millisecond, MaxIntake: time.Millisecond}
+	b := DelayStats{Packets: 300, Released: 299, Errors: 1, MeanLate: 30 * time.Microsecond, MaxLate: 100 * time.Microsecond, MaxIntake: 2 * time.Millisecond, LastError: "verdict: x"}
 	s := a.add(b)
-	assert.Equal(t, DelayStats{Packets: 400, Released: 399, Errors: 1, MeanLate: 25 * time.Microsecond, MaxLate: time.Millisecond, LastError: "verdict: x"}, s)
+	assert.Equal(t, DelayStats{Packets: 400, Released: 399, Errors: 1, MeanLate: 25 * time.Microsecond, MaxLate: time.Millisecond,
+		MeanIntake: 250 * time.Microsecond, MaxIntake: 2 * time.Millisecond, LastError: "verdict: x"}, s)
 	assert.Equal(t, a, DelayStats{}.add(a))
 }

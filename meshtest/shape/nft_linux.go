@@ -70,38 +70,63 @@ type nftContent struct {
 	queues     []uint16 // the NFQUEUE of each of from.classes
 }
 
-// swapNFT replaces the tables named TableName with c's in one netlink
+// nftTables is which tables named TableName a Shaper has in place, each
+// with its one base chain.
+//
+// A base chain is not deleted while a delay line may hold packets: deleting
+// it unregisters its hook, and the kernel then drops every packet queued in
+// the network namespace (nf_queue_nf_hook_drop), whatever the queue. So
+// Update swaps the rules inside the chains, and a chain the new rules do
+// not need stays, empty, until no delay line is left (prune).
+type nftTables struct{ inet, netdev bool }
+
+func inetTable() *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
+}
+
+func netdevTable() *nftables.Table {
+	return &nftables.Table{Family: nftables.TableFamilyNetdev, Name: TableName}
+}
+
+// swap replaces the rules of the base chains with c's in one netlink
 // transaction, so every packet meets either the old rules or the new, never
-// none. Each table is first added (a no-op if it exists) so that deleting it
-// cannot fail, then deleted, then built anew when c needs it.
-func swapNFT(c nftContent) error {
+// none; a chain c needs that is missing is created in the same transaction.
+func (st *nftTables) swap(c nftContent) error {
 	conn, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	inet := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-	netdev := &nftables.Table{Family: nftables.TableFamilyNetdev, Name: TableName}
-	for _, t := range []*nftables.Table{inet, netdev} {
-		conn.AddTable(t)
-		conn.DelTable(t)
-	}
 	prio := nftables.ChainPriority(0)
-	if c.egressLoss > 0 {
-		// The netdev egress hook sees packets as they leave the device, after
-		// routing, like a lossy wire; dropping at the output hook instead
-		// would report the drop to the local sender.
-		t := conn.AddTable(netdev)
-		ch := conn.AddChain(&nftables.Chain{Name: "egress", Table: t, Type: nftables.ChainTypeFilter,
-			Hooknum: nftables.ChainHookEgress, Priority: &prio, Device: c.iface})
-		conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: lossExprs(c.egressLoss)})
+	netdev, inet := netdevTable(), inetTable()
+	// The netdev egress hook sees packets as they leave the device, after
+	// routing, like a lossy wire; dropping at the output hook instead would
+	// report the drop to the local sender.
+	egress := &nftables.Chain{Name: "egress", Table: netdev, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookEgress, Priority: &prio, Device: c.iface}
+	// The input hook sees what is delivered to this node, after the IFB rate
+	// limit.
+	input := &nftables.Chain{Name: "input", Table: inet, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: &prio}
+	needNetdev, needInet := c.egressLoss > 0, !c.from.empty()
+	for _, x := range []struct {
+		have, need bool
+		ch         *nftables.Chain
+	}{{st.netdev, needNetdev, egress}, {st.inet, needInet, input}} {
+		switch {
+		case x.have:
+			conn.FlushChain(x.ch)
+		case x.need:
+			conn.AddTable(x.ch.Table)
+			conn.AddChain(x.ch)
+		}
 	}
-	if !c.from.empty() {
-		// The input hook sees what is delivered to this node, after the IFB
-		// rate limit. Cuts and loss come first so that dropped packets never
-		// wait; a queue verdict ends the chain for the packet.
-		t := conn.AddTable(inet)
-		ch := conn.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
-			Hooknum: nftables.ChainHookInput, Priority: &prio})
+	if needNetdev {
+		conn.AddRule(&nftables.Rule{Table: netdev, Chain: egress, Exprs: lossExprs(c.egressLoss)})
+	}
+	if needInet {
+		// Cuts and loss come first so that dropped packets never wait; a
+		// queue verdict ends the chain for the packet.
+		t, ch := inet, input
 		rule := func(e ...[]expr.Any) {
 			conn.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: slices.Concat(e...)})
 		}
@@ -150,8 +175,32 @@ func swapNFT(c nftContent) error {
 		}
 	}
 	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("nftables: replace table %s: %w", TableName, err)
+		return fmt.Errorf("nftables: replace the rules of table %s: %w", TableName, err)
 	}
+	st.netdev = st.netdev || needNetdev
+	st.inet = st.inet || needInet
+	return nil
+}
+
+// prune deletes the tables c does not need. Call it only when no delay line
+// holds a packet (see nftTables).
+func (st *nftTables) prune(c nftContent) error {
+	conn, err := nftables.New()
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	netdev, inet := st.netdev && c.egressLoss == 0, st.inet && c.from.empty()
+	if netdev {
+		conn.DelTable(netdevTable())
+	}
+	if inet {
+		conn.DelTable(inetTable())
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("nftables: delete unused table %s: %w", TableName, err)
+	}
+	st.netdev = st.netdev && !netdev
+	st.inet = st.inet && !inet
 	return nil
 }
 
