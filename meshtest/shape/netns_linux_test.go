@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,6 +84,26 @@ func newNSPair(t *testing.T) nsPair {
 		}
 	}
 	return p
+}
+
+// addSources gives namespace b the extra addresses 10.99.1.1, 10.99.1.2, …
+// (n of them) on its eth0, and namespace a a route to them, so that one
+// namespace can stand for several peers: a socket bound to one of them is
+// one source (or destination) to a's rules.
+func (p nsPair) addSources(t *testing.T, n int) []netip.Addr {
+	t.Helper()
+	var out []netip.Addr
+	for i := range n {
+		a := netip.AddrFrom4([4]byte{10, 99, 1, byte(i + 1)})
+		out = append(out, a)
+		if b, err := exec.Command("ip", "-n", p.b, "addr", "add", a.String()+"/32", "dev", "eth0").CombinedOutput(); err != nil {
+			t.Fatalf("add address %v in %s: %v: %s", a, p.b, err, b)
+		}
+	}
+	if b, err := exec.Command("ip", "-n", p.a, "route", "add", "10.99.1.0/24", "dev", "eth0").CombinedOutput(); err != nil {
+		t.Fatalf("route to the sources in %s: %v: %s", p.a, err, b)
+	}
+	return out
 }
 
 // inNetns runs fn on a thread switched into namespace ns. Sockets fn opens
@@ -196,8 +217,16 @@ type shaperProc struct {
 // line. t.Cleanup kills it if the test did not stop it.
 func startShaper(t *testing.T, bin, ns string, args ...string) *shaperProc {
 	t.Helper()
+	return startShaperEnv(t, bin, ns, nil, "shaped", args...)
+}
+
+// startShaperEnv runs meshshaper in ns with args and the environment env
+// added, and waits for the event want.
+func startShaperEnv(t *testing.T, bin, ns string, env []string, want string, args ...string) *shaperProc {
+	t.Helper()
 	p := &shaperProc{lines: make(chan string, 8)}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	p.cmd.Env = append(os.Environ(), env...)
 	p.cmd.Stderr = &p.stderr
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -220,10 +249,10 @@ func startShaper(t *testing.T, bin, ns string, args ...string) *shaperProc {
 		}
 	}()
 	ev, err := p.next(10 * time.Second)
-	if err != nil || ev.Event != "shaped" {
+	if err != nil || ev.Event != want {
 		p.cmd.Process.Kill()
 		werr := p.cmd.Wait()
-		t.Fatalf("meshshaper %s: want a shaped event, got %+v, %v (exit: %v); stderr: %s", strings.Join(args, " "), ev, err, werr, p.stderr.String())
+		t.Fatalf("meshshaper %s: want a %s event, got %+v, %v (exit: %v); stderr: %s", strings.Join(args, " "), want, ev, err, werr, p.stderr.String())
 	}
 	p.Ready = ev
 	return p
