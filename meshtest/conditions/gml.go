@@ -508,11 +508,7 @@ func (g gmlGraph) regions() (Regions, error) {
 				if !kj.ok || j == k || i == j {
 					continue
 				}
-				via := shape.Link{
-					Latency: ik.link.Latency + kj.link.Latency,
-					Jitter:  ik.link.Jitter + kj.link.Jitter,
-					Loss:    combineLoss(ik.link.Loss, kj.link.Loss),
-				}
+				via := chain(ik.link, kj.link)
 				if !best[i][j].ok || shorter(via, best[i][j].link) {
 					best[i][j] = hop{via, true}
 				}

@@ -58,15 +58,22 @@ func RoundTripLoss(ab, ba Path) float64 { return combineLoss(ab.Loss, ba.Loss) }
 
 // compose sums an uplink, a link and a downlink into a Path.
 func compose(up, link, down shape.Link) Path {
+	l := chain(chain(up, link), down)
 	return Path{
-		Latency:     up.Latency + link.Latency + down.Latency,
-		Jitter:      up.Jitter + link.Jitter + down.Jitter,
-		Loss:        combineLoss(combineLoss(up.Loss, link.Loss), down.Loss),
+		Latency:     l.Latency,
+		Jitter:      l.Jitter,
+		Loss:        l.Loss,
 		LinkRate:    link.Rate,
 		EgressRate:  up.Rate,
 		IngressRate: down.Rate,
 		Throughput:  minRate(minRate(link.Rate, up.Rate), down.Rate),
 	}
+}
+
+// chain is the delay, jitter and loss of a then b, one after the other; the
+// rate of a chain is no single figure, and is left 0.
+func chain(a, b shape.Link) shape.Link {
+	return shape.Link{Latency: a.Latency + b.Latency, Jitter: a.Jitter + b.Jitter, Loss: combineLoss(a.Loss, b.Loss)}
 }
 
 // combineLoss is the loss of two lossy stages in a row, 1−(1−a)(1−b). A
