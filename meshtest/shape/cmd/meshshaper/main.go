@@ -1,19 +1,37 @@
 // Command meshshaper shapes one interface of the network namespace it runs
-// in, holds the shape until SIGTERM or SIGINT, and then removes everything it
-// added. It is a static binary (CGO_ENABLED=0) meant to run beside a node:
+// in. It is a static binary (CGO_ENABLED=0) meant to run beside a node, in
+// an image with nothing else in it: it needs no shell, no files, no /tmp,
+// and runs on a read-only root:
 //
-//	docker run --network container:<node> --cap-add NET_ADMIN --cap-drop ALL meshshaper \
-//	    -ingress-latency 50ms -ingress-loss 1% -egress-rate 10mbit
+//	docker run --network container:<node> --cap-drop ALL --cap-add NET_ADMIN --read-only \
+//	    -e MESHSHAPER_TOKEN=<token> meshshaper -serve
 //
-// It prints one JSON line on stdout when the shape is in place,
+// With -serve it is the node's helper (shape.StartHelper): it removes what a
+// crashed predecessor left, runs shape.Detect, and serves the control API
+// on 0.0.0.0:7950 (shape.ControlPort), every request with "Authorization:
+// Bearer $MESHSHAPER_TOKEN" — GET /healthz, PUT /rules, GET /stats, POST
+// /probe/rtt and POST /probe/throughput, see the shape package — and the
+// probe protocol on 7951 (shape.ProbePort), UDP and TCP. The token is
+// required. It prints one JSON line on stdout when serving,
 //
-//	{"event":"shaped","mechanism":"nfqueue-delay-line","kernel":"nfqueue-delay-line","iface":"eth0",...}
+//	{"event":"serving","kernel":"nfqueue-delay-line","iface":"eth0","control":"[::]:7950","probe_port":7951,...}
 //
-// and one when it has removed it, with the delay line's counters and the
-// process's CPU time; then it exits 0. Errors go to stderr and exit 1.
-// "mechanism" is what delays packets ("" when nothing is delayed), "kernel"
-// what Detect found the kernel allows. With -remove it only removes a shape
-// left by a meshshaper that was killed, and exits.
+// and on SIGTERM or SIGINT removes every rule, prints one line with the
+// delay lines' counters and the process's CPU time,
+//
+//	{"event":"removed","mechanism":"nfqueue-delay-line","packets":15,"released":15,"mean_late_us":110.6,"max_late_us":586.6,"cpu_ms":17.6,...}
+//
+// and exits 0. Errors go to stderr and exit 1.
+//
+// Without -serve it applies the shape given by flags, for every peer alike,
+// and holds it until a signal, printing a "shaped" line when it is in place
+// and the same "removed" line at the end:
+//
+//	meshshaper -ingress-latency 50ms -ingress-loss 1% -egress-rate 10mbit
+//
+// "mechanism" is what delays packets ("" when nothing is delayed),
+// "kernel" what Detect found the kernel allows. With -remove it only
+// removes a shape left by a meshshaper that was killed, and exits.
 package main
 
 import (
