@@ -10,17 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Mechanism names what delays packets.
-type Mechanism string
-
-const (
-	// Netem is the kernel's sch_netem qdisc.
-	Netem Mechanism = "netem"
-	// DelayLine is this package's user-space delay line: packets are sent to
-	// an NFQUEUE and accepted after their delay.
-	DelayLine Mechanism = "nfqueue-delay-line"
-)
-
 // Detect reports which mechanism the running kernel allows: Netem if it can
 // create a netem qdisc, DelayLine if not. It tries in a throwaway network
 // namespace when it may create one (CAP_SYS_ADMIN), and otherwise on a

@@ -284,7 +284,7 @@ func TestHelperJSON(t *testing.T) {
 	assert.JSONEq(t, `{"sent":10,"forward":9,"returned":8,"forward_loss":0.1,"return_loss":0,"round_trip_loss":0,
 		"min_ns":0,"median_ns":20000000,"mean_ns":0,"p99_ns":0,"max_ns":0}`, string(b))
 	b, err = json.Marshal(HelperStats{Kernel: DelayLine, CPU: time.Second,
-		Classes: []DelayClassStats{{Latency: time.Millisecond, Queue: QueueNum, Sources: 2, DelayStats: DelayStats{Packets: 5, MaxLate: time.Microsecond}}}})
+		Classes: []DelayClassStats{{Latency: time.Millisecond, Queue: 0x6d73, Sources: 2, DelayStats: DelayStats{Packets: 5, MaxLate: time.Microsecond}}}})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"rules":{},"mechanism":"","kernel":"nfqueue-delay-line","iface":"","cpu_ns":1000000000,
 		"delay":{"packets":0,"released":0,"errors":0,"mean_late_ns":0,"max_late_ns":0,"mean_intake_ns":0,"max_intake_ns":0},
