@@ -249,6 +249,10 @@ func TestRulesUpdate(t *testing.T) {
 	for i, ph := range phases {
 		from := int((swapped[i] + margin) / interval)
 		to := int((time.Duration(i+1)*phase - margin) / interval)
+		if from+100 > to {
+			t.Errorf("phase %d: its rules were in force only from %v, too late to judge it", i, swapped[i])
+			continue
+		}
 		r := rttRun{rtt: o.run.rtt[from:to], forward: to - from}.result()
 		if ph.want == 0 {
 			t.Logf("phase %d, no rules: median %v, p99 %v", i, r.Median, r.P99)
@@ -271,34 +275,49 @@ func TestRulesUpdate(t *testing.T) {
 
 // TestRulesRate limits two destinations to 5 and 10 Mbit/s under no uplink
 // limit, and measures both at once; a third destination is not limited.
+// Then Update swaps the two rates, in place, and both are measured again.
 func TestRulesRate(t *testing.T) {
 	requireNetns(t)
 	p := newNSPair(t)
 	dst := p.addSources(t, 3)
-	want := []float64{5e6, 10e6}
-	applyIn(t, p.a, Rules{To: []RateRule{{Dst: dst[:1], Rate: int64(want[0])}, {Dst: dst[1:2], Rate: int64(want[1])}}})
-	got := make([]float64, 3)
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i, d := range dst {
-		wg.Go(func() { got[i], errs[i] = tcpGoodput(p.b, d.String(), p.a, 4*time.Second) })
+	rules := func(r0, r1 int64) Rules {
+		return Rules{To: []RateRule{{Dst: dst[:1], Rate: r0}, {Dst: dst[1:2], Rate: r1}}}
 	}
-	wg.Wait()
-	for i := range dst {
-		if errs[i] != nil {
-			t.Fatalf("goodput to %v: %v", dst[i], errs[i])
+	measure := func(t *testing.T, dur time.Duration, want []float64) []float64 {
+		t.Helper()
+		got := make([]float64, len(dst))
+		errs := make([]error, len(dst))
+		var wg sync.WaitGroup
+		for i, d := range dst {
+			wg.Go(func() { got[i], errs[i] = tcpGoodput(p.b, d.String(), p.a, dur) })
 		}
-	}
-	for i, w := range want {
-		t.Logf("to %v, rate %s: TCP goodput %.3f Mbit/s", dst[i], FormatRate(int64(w)), got[i]/1e6)
-		if math.Abs(got[i]-w) > 0.1*w {
-			t.Errorf("to %v: TCP goodput %.3f Mbit/s, want %.0f Mbit/s ± 10 %%", dst[i], got[i]/1e6, w/1e6)
+		wg.Wait()
+		for i := range dst {
+			if errs[i] != nil {
+				t.Fatalf("goodput to %v: %v", dst[i], errs[i])
+			}
 		}
+		for i, w := range want {
+			t.Logf("to %v, rate %s: TCP goodput %.3f Mbit/s", dst[i], FormatRate(int64(w)), got[i]/1e6)
+			if math.Abs(got[i]-w) > 0.1*w {
+				t.Errorf("to %v: TCP goodput %.3f Mbit/s, want %.0f Mbit/s ± 10 %%", dst[i], got[i]/1e6, w/1e6)
+			}
+		}
+		t.Logf("to %v, no rule: TCP goodput %.1f Mbit/s", dst[2], got[2]/1e6)
+		if got[2] < 50e6 {
+			t.Errorf("to %v, which no rule names: %.1f Mbit/s, want far above the rules' rates (the default class is the unlimited uplink)", dst[2], got[2]/1e6)
+		}
+		return got
 	}
-	t.Logf("to %v, no rule: TCP goodput %.1f Mbit/s", dst[2], got[2]/1e6)
-	if got[2] < 5*want[1] {
-		t.Errorf("to %v, which no rule names: %.1f Mbit/s, want far above %.0f (the default class is the unlimited uplink)", dst[2], got[2]/1e6, want[1]/1e6)
+	sh := applyIn(t, p.a, rules(5_000_000, 10_000_000))
+	measure(t, 4*time.Second, []float64{5e6, 10e6})
+
+	// The classes are replaced in place and the filters move to the other
+	// priority: a filter left at the old one would keep the old rates.
+	if err := updateIn(p.a, sh, rules(10_000_000, 5_000_000)); err != nil {
+		t.Fatal(err)
 	}
+	measure(t, 3*time.Second, []float64{10e6, 5e6})
 }
 
 // TestRulesRemove checks that Update(Rules{}), Close and Remove each leave
