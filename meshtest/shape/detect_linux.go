@@ -3,8 +3,10 @@ package shape
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -82,4 +84,27 @@ func tryNetem(dev string, create bool) (bool, error) {
 	default:
 		return false, fmt.Errorf("add netem qdisc on %s: %w", dev, err)
 	}
+}
+
+// OnlyInterface names the one interface of the current network namespace
+// that is not the loopback nor an IFB device of this package: a node's link
+// to its network. Docker names it eth0, but eth1, eth2, … after each
+// disconnect and connect, so a helper started again finds it by this.
+func OnlyInterface() (string, error) {
+	links, err := netlink.LinkList()
+	if err != nil {
+		return "", fmt.Errorf("list interfaces: %w", err)
+	}
+	var found []string
+	for _, l := range links {
+		a := l.Attrs()
+		if a.Flags&net.FlagLoopback != 0 || l.Type() == "ifb" || strings.HasPrefix(a.Name, "mtshape") {
+			continue
+		}
+		found = append(found, a.Name)
+	}
+	if len(found) != 1 {
+		return "", fmt.Errorf("want one interface besides the loopback to shape, found %d (%s): name it with -iface", len(found), strings.Join(found, ", "))
+	}
+	return found[0], nil
 }

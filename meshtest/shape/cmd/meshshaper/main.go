@@ -75,7 +75,7 @@ type event struct {
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("meshshaper", flag.ContinueOnError)
-	iface := fs.String("iface", "eth0", "interface to shape")
+	iface := fs.String("iface", "", "interface to shape (default: the one interface besides the loopback)")
 	remove := fs.Bool("remove", false, "only remove a shape left on -iface, then exit")
 	serve := fs.Bool("serve", false, "serve the control API and the probe protocol; token in $MESHSHAPER_TOKEN")
 	control := fs.String("control", fmt.Sprintf("0.0.0.0:%d", shape.ControlPort), "with -serve: control API address")
@@ -91,6 +91,13 @@ func run(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *iface == "" {
+		only, err := shape.OnlyInterface()
+		if err != nil {
+			return err
+		}
+		*iface = only
 	}
 	if *remove {
 		return shape.Remove(*iface)
