@@ -163,11 +163,36 @@ func writeFiles(dir string, files map[string][]byte) error {
 
 // timeChart is one figure over time: the bootstrap, and the peers' mean
 // and p95 across nodes in each round.
+// markers are the faults within the window, as lines on the time charts:
+// "partition +11.0s" (in effect after), "heal +2.1s" (recovered after).
+func (r *Recording) markers() []chart.Marker {
+	var ms []chart.Marker
+	for _, ev := range r.Events {
+		x := ev.At.Sub(r.Started)
+		if x < 0 || x > r.Duration {
+			continue
+		}
+		label := Fault{ev.Kind, ev.Nodes}.String()
+		if len(ev.Nodes) > 2 {
+			label = fmt.Sprintf("%s %d nodes", ev.Kind, len(ev.Nodes))
+		}
+		switch {
+		case ev.Recovered > 0:
+			label += fmt.Sprintf(" +%.1fs", ev.Recovered.Seconds())
+		case ev.Effect > 0:
+			label += fmt.Sprintf(" +%.1fs", ev.Effect.Seconds())
+		}
+		ms = append(ms, chart.Marker{X: x.Seconds(), Label: label})
+	}
+	return ms
+}
+
 func (r *Recording) timeChart(cf chartFigure) chart.TimeChart {
 	c := chart.TimeChart{
 		Title:  fmt.Sprintf("%s: %s, %d peers", cf.title, r.Graph.Name, r.Config.Peers),
 		YLabel: cf.yLabel,
 		YUnit:  cf.unit,
+		Events: r.markers(),
 	}
 	for _, role := range r.Roles() {
 		var x, mean, p95 []float64

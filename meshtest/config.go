@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/conditions"
 	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
@@ -80,6 +81,16 @@ type Config struct {
 	// applies to the default Docker backend; a Backend given in Backend is
 	// configured by whoever made it.
 	PublishPorts bool `json:"publish_ports,omitempty"`
+
+	// Conditions are the network's links: latency, jitter, loss and rate,
+	// by default for every link, per node (uplink and downlink) and per
+	// link or region pair (see meshtest/conditions). The zero value is the
+	// engine's perfect LAN. When set, a helper beside every node shapes
+	// its links (only the helper gets NET_ADMIN), and before New returns a
+	// calibration measures the network it built and fails the mesh when it
+	// is not the one asked for. The harness's own traffic (readiness,
+	// metrics, Prometheus) is not shaped.
+	Conditions conditions.Conditions `json:"conditions,omitzero"`
 
 	// Monitor deploys a real Prometheus server (built from source) into the
 	// mesh, scraping every node and the harness's container samples; its
@@ -210,6 +221,12 @@ func (c Config) validate() error {
 		return bad("Interval", c.Interval, "sample at most every 100ms; a scrape of every node must fit in one interval", "set %s to 100ms or more")
 	case c.ConvergeTimeout < time.Second:
 		return bad("ConvergeTimeout", c.ConvergeTimeout, "allow at least 1s", "")
+	}
+	if err := c.Conditions.Validate(); err != nil {
+		return fmt.Errorf("Config.Conditions: %w", err)
+	}
+	if !c.Conditions.IsZero() && c.PublishPorts {
+		return bad("PublishPorts", c.PublishPorts, "link conditions need the harness to reach each node's network helper at the node's own address, which published ports do not give", "run on Linux with %s off")
 	}
 	for _, f := range []struct {
 		field string

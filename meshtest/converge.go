@@ -16,6 +16,7 @@ import (
 	"github.com/meshtest/meshtest/meshtest/metrics"
 	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/summary"
+	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
 // peersReply is the bundled node's GET /peers.
@@ -30,11 +31,31 @@ type peersReply struct {
 // connection. A node whose container exits, or a mesh that is not proven
 // within Config.ConvergeTimeout, is an error carrying that node's last logs.
 func (m *Mesh) converge(ctx context.Context) error {
+	took, err := m.prove(ctx, m.Graph, nil, m.Config.ConvergeTimeout, "the mesh did not converge")
+	if err != nil {
+		return err
+	}
+	m.Converge = took
+	what := "all %d edges of %s connected"
+	if u := m.Unverified(); len(u) > 0 {
+		what = "%d edges of %s: every node that can be checked holds its degree (roles " + strings.Join(u, ", ") + " UNVERIFIED)"
+	}
+	m.logf("meshtest: converged: "+what+", %.1f s after the last start", len(m.Graph.Edges), m.Graph.Name, m.Converge.Seconds())
+	return nil
+}
+
+// prove waits until every node but those skip names is connected to exactly
+// its neighbours in g, and returns how long that took. It is how bring-up
+// proves the topology and how a fault's effect and its recovery are proven:
+// g is then the topology minus what the fault cut. A node that exits
+// unplanned, or a graph not proven within timeout, is an error starting
+// with what and carrying the node's last logs.
+func (m *Mesh) prove(ctx context.Context, g topology.Graph, skip func(i int) bool, timeout time.Duration, what string) (time.Duration, error) {
 	begin := time.Now()
-	deadline := begin.Add(m.Config.ConvergeTimeout)
+	deadline := begin.Add(timeout)
 	want := make([][]string, len(m.Nodes))
 	for i := range m.Nodes {
-		for _, j := range m.Graph.Neighbors(i) {
+		for _, j := range g.Neighbors(i) {
 			want[i] = append(want[i], m.Nodes[j].PeerID)
 		}
 		slices.Sort(want[i])
@@ -42,35 +63,29 @@ func (m *Mesh) converge(ctx context.Context) error {
 	httpc := m.httpClient()
 	lastReport := begin
 	for {
-		pending, err := m.unconverged(ctx, httpc, want)
+		pending, err := m.unconverged(ctx, httpc, want, skip)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if len(pending) == 0 {
-			m.Converge = time.Since(begin)
-			what := "all %d edges of %s connected"
-			if u := m.Unverified(); len(u) > 0 {
-				what = "%d edges of %s: every node that can be checked holds its degree (roles " + strings.Join(u, ", ") + " UNVERIFIED)"
-			}
-			m.logf("meshtest: converged: "+what+", %.1f s after the last start", len(m.Graph.Edges), m.Graph.Name, m.Converge.Seconds())
-			return nil
+			return time.Since(begin), nil
 		}
 		if n, err := m.exited(ctx); err != nil {
-			return err
+			return 0, err
 		} else if n != nil {
-			return fmt.Errorf("node %s exited before the mesh converged%s", n.Name, m.lastLogs(ctx, n))
+			return 0, fmt.Errorf("%s: node %s exited%s", what, n.Name, m.lastLogs(ctx, n))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mesh did not converge within %v: %d of %d nodes lack connections: %s%s",
-				m.Config.ConvergeTimeout, len(pending), len(m.Nodes), describe(pending, 5), m.lastLogs(ctx, pending[0].node))
+			return 0, fmt.Errorf("%s within %v: %d of %d nodes lack connections: %s%s",
+				what, timeout, len(pending), len(m.Nodes), describe(pending, 5), m.lastLogs(ctx, pending[0].node))
 		}
 		if time.Since(lastReport) > 5*time.Second {
-			m.logf("meshtest: converging: %d of %d nodes not yet connected to all neighbours, %.1f s", len(pending), len(m.Nodes), time.Since(begin).Seconds())
+			m.logf("meshtest: waiting for %s: %d of %d nodes not yet connected to exactly their neighbours, %.1f s", g.Name, len(pending), len(m.Nodes), time.Since(begin).Seconds())
 			lastReport = time.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
@@ -101,7 +116,7 @@ func describe(p []pendingNode, limit int) string {
 // unconverged asks every node whom it is connected to, concurrently: by
 // peer ID where its spec has a peers endpoint, else by the count of its
 // connection metric. Nodes with neither are not checked (see Unverified).
-func (m *Mesh) unconverged(ctx context.Context, httpc *http.Client, want [][]string) ([]pendingNode, error) {
+func (m *Mesh) unconverged(ctx context.Context, httpc *http.Client, want [][]string, skip func(i int) bool) ([]pendingNode, error) {
 	var (
 		mu      sync.Mutex
 		pending []pendingNode
@@ -111,6 +126,9 @@ func (m *Mesh) unconverged(ctx context.Context, httpc *http.Client, want [][]str
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i, n := range m.Nodes {
+		if skip != nil && skip(i) {
+			continue
+		}
 		g.Go(func() error {
 			var got int
 			var err error

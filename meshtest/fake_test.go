@@ -127,3 +127,19 @@ func fakeMesh(t *testing.T, cfg Config, g topology.Graph) (*Mesh, *fakeBackend) 
 	m.run, m.Network = run, run.Network()
 	return m, f
 }
+
+func (f *fakeBackend) HelperImage(context.Context, backend.Logf) (string, error) {
+	return "image-of-meshshaper", nil
+}
+
+func (r *fakeRun) Act(_ context.Context, name string, a backend.Action) error {
+	r.f.record("%s %s", a, name)
+	return nil
+}
+
+// Exits reports nothing: fake units never die.
+func (r *fakeRun) Exits(ctx context.Context) (<-chan backend.Exit, error) {
+	ch := make(chan backend.Exit)
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch, nil
+}

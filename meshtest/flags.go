@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshtest/meshtest/meshtest/conditions"
+	"github.com/meshtest/meshtest/meshtest/shape"
 	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
@@ -48,6 +50,10 @@ type Flags struct {
 	Topology      string
 	Seed          uint64
 	Monitor       bool
+	// Link is every link's condition from -latency, -jitter, -loss and
+	// -rate; Conditions the file -conditions names.
+	Link       shape.Link
+	Conditions string
 }
 
 // RegisterFlags defines the experiment flags on fs (flag.CommandLine in a
@@ -66,6 +72,23 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.Topology, "topology", "", "topology: star, line, ring, full, tree, random-regular, erdos-renyi, barabasi-albert, watts-strogatz or file:PATH, with NAME:key=value,... parameters")
 	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the random topologies")
 	fs.BoolVar(&f.Monitor, "monitor", false, "deploy a Prometheus server (built from source) into the mesh; its snapshot goes into the artifacts")
+	fs.Func("latency", "one-way delay added to every link between two nodes, e.g. 50ms (so a round trip gains 100ms)", func(v string) (err error) {
+		f.Link.Latency, err = shape.ParseDuration(v)
+		return err
+	})
+	fs.Func("jitter", "spread of each packet's delay, ± e.g. 5ms (at most -latency)", func(v string) (err error) {
+		f.Link.Jitter, err = shape.ParseDuration(v)
+		return err
+	})
+	fs.Func("loss", "packet loss on every link, each direction, e.g. 1% or 0.01", func(v string) (err error) {
+		f.Link.Loss, err = shape.ParseLoss(v)
+		return err
+	})
+	fs.Func("rate", "bandwidth of every link, each direction, in bits: 10mbit, 500kbit, 1gbit", func(v string) (err error) {
+		f.Link.Rate, err = shape.ParseRate(v)
+		return err
+	})
+	fs.StringVar(&f.Conditions, "conditions", "", "link conditions file: JSON (per node, per link, regions; see meshtest/conditions) or a Shadow-style .gml graph of regions; -latency, -jitter, -loss, -rate then set its default link")
 	return f
 }
 
@@ -84,6 +107,21 @@ func (f *Flags) Config(name string) (Config, error) {
 		ResultsDir:   f.Results,
 		MeasureFloor: f.Floor,
 		Monitor:      f.Monitor,
+	}
+	if f.Conditions != "" {
+		path, err := FindFile(f.Conditions)
+		if err != nil {
+			return cfg, fmt.Errorf("-conditions: %w", err)
+		}
+		if cfg.Conditions, err = conditions.Load(path); err != nil {
+			return cfg, fmt.Errorf("-conditions: %w", err)
+		}
+	}
+	if !f.Link.IsZero() {
+		if err := f.Link.Validate(); err != nil {
+			return cfg, fmt.Errorf("-latency, -jitter, -loss, -rate: %w", err)
+		}
+		cfg.Conditions.Link = f.Link
 	}
 	for _, sf := range []struct {
 		flag, path string

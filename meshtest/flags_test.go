@@ -2,12 +2,16 @@ package meshtest
 
 import (
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/meshtest/meshtest/meshtest/shape"
 )
 
 // TestFlagsNameTheFlag: a bad value from the command line is reported by
@@ -56,4 +60,54 @@ func TestFindFileFromTheModuleRoot(t *testing.T) {
 	cfg, err := f.Config("kubo")
 	require.NoError(t, err)
 	assert.Equal(t, "kubo", cfg.Spec.Name)
+}
+
+// TestConditionFlags: -latency, -jitter, -loss and -rate set every link's
+// default; -conditions loads a file (found from the module root); bad
+// values are refused by the flag that carries them, with the fix.
+func TestConditionFlags(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := RegisterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-latency=50ms", "-jitter=5ms", "-loss=1%", "-rate=10mbit"}))
+	cfg, err := f.Config("star")
+	require.NoError(t, err)
+	assert.Equal(t, shape.Link{Latency: 50 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.01, Rate: 10_000_000}, cfg.Conditions.Link)
+
+	for _, c := range []struct{ arg, want string }{
+		{"-loss=5", `invalid value "5" for flag -loss: loss "5": a fraction must be in 0..1; write 5% for 5 percent`},
+		{"-rate=10mbps", `invalid value "10mbps" for flag -rate: rate "10mbps": ambiguous`},
+		{"-latency=50", `invalid value "50" for flag -latency: duration "50": want a number with a unit`},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		RegisterFlags(fs)
+		assert.ErrorContains(t, fs.Parse([]string{c.arg}), c.want)
+	}
+
+	fs = flag.NewFlagSet("test", flag.ContinueOnError)
+	f = RegisterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-latency=10ms", "-jitter=20ms"}))
+	_, err = f.Config("star")
+	assert.ErrorContains(t, err, "-latency, -jitter, -loss, -rate: link.jitter: 20ms exceeds latency 10ms")
+
+	fs = flag.NewFlagSet("test", flag.ContinueOnError)
+	f = RegisterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-conditions=testdata/conditions/bootstrap-link.json"}))
+	cfg, err = f.Config("star")
+	require.NoError(t, err)
+	require.Len(t, cfg.Conditions.Nodes, 1)
+	assert.Equal(t, "bootstrap", cfg.Conditions.Nodes[0].Select)
+
+	fs = flag.NewFlagSet("test", flag.ContinueOnError)
+	f = RegisterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-conditions=testdata/conditions/world-8.gml"}))
+	cfg, err = f.Config("star")
+	require.NoError(t, err)
+	assert.Len(t, cfg.Conditions.Regions.Names, 8, "a GML graph's nodes are regions")
+
+	fs = flag.NewFlagSet("test", flag.ContinueOnError)
+	f = RegisterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-conditions=no/such.json"}))
+	_, err = f.Config("star")
+	assert.ErrorContains(t, err, "-conditions: no/such.json: no such file")
 }

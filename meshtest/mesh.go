@@ -87,6 +87,22 @@ type Mesh struct {
 	isClosed  atomic.Bool
 	aborted   atomic.Bool // by a signal or the deadline: bring-up may have been cut short
 
+	// faultMu guards faults: the test's goroutine, a schedule and the
+	// watcher of unplanned exits share them.
+	faultMu sync.Mutex
+	faults  faultState
+	// addrMu guards the nodes' IP and MetricsURL, which a restart changes.
+	addrMu sync.RWMutex
+
+	// Shaping says how the links were conditioned and calibrated; nil on
+	// a perfect LAN. Set by bring-up, SetConditions and the first cut.
+	Shaping    *Shaping
+	shapeMu    sync.Mutex         // guards shapers
+	shapers    map[string]*shaper // by node name; nil until the first is needed
+	shapeToken string             // what the helpers' control API asks for
+
+	errorf func(string, ...any) // the test's Errorf, for a node that dies unplanned
+
 	httpOnce sync.Once
 	httpc    *http.Client
 
@@ -120,6 +136,7 @@ func NewGraph(t testing.TB, cfg Config, g topology.Graph) *Mesh {
 		t.Fatalf("meshtest: %v", err) // nothing was created
 	}
 	m.failed = t.Failed
+	m.errorf = t.Errorf
 	m.logDirs = artifactDirs(t, m.Config.ResultsDir)
 	m.watch()          // from here on, a signal removes the mesh
 	t.Cleanup(m.close) // registered before bring-up: a partial mesh is removed too
@@ -201,7 +218,18 @@ func (m *Mesh) start() error {
 	if err := m.startNodes(ctx); err != nil {
 		return m.why(err)
 	}
+	if err := m.shapeNetwork(ctx); err != nil {
+		return m.why(err)
+	}
 	if err := m.converge(ctx); err != nil {
+		return m.why(err)
+	}
+	if !m.Config.Conditions.IsZero() {
+		if err := m.calibrate(ctx); err != nil {
+			return m.why(err)
+		}
+	}
+	if err := m.watchExits(ctx); err != nil {
 		return m.why(err)
 	}
 	if m.Config.Monitor {
@@ -294,6 +322,9 @@ func (m *Mesh) grow(g topology.Graph) error {
 		return m.why(err)
 	}
 	if err := m.startNodes(m.ctx); err != nil {
+		return m.why(err)
+	}
+	if err := m.reshape(m.ctx); err != nil {
 		return m.why(err)
 	}
 	return m.why(m.converge(m.ctx))

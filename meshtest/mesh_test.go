@@ -83,7 +83,7 @@ func TestMeshLifecycle(t *testing.T) {
 	assert.Len(t, ids, 4, "every node has its own pre-assigned peer ID")
 	assert.Greater(t, m.Converge, time.Duration(0))
 
-	rec, err := m.record(3*time.Second, t.Logf)
+	rec, err := m.record(3*time.Second, t.Logf, nil)
 	require.NoError(t, err)
 	assert.Empty(t, rec.Drift)
 	assert.Empty(t, rec.Unresponsive)
@@ -179,14 +179,14 @@ func TestGrow(t *testing.T) {
 	m, err := startMesh(t, Config{Name: "grow", Backend: b}, topology.Star(2))
 	require.NoError(t, err)
 	first := m.Nodes[1].Instance.Handle
-	small, err := m.record(2*time.Second, t.Logf)
+	small, err := m.record(2*time.Second, t.Logf, nil)
 	require.NoError(t, err)
 
 	require.NoError(t, m.grow(topology.Star(4)))
 	require.Len(t, m.Nodes, 5)
 	assert.Equal(t, first, m.Nodes[1].Instance.Handle, "existing peers are kept")
 	assert.Equal(t, 4, m.Config.Peers)
-	rec, err := m.record(2*time.Second, t.Logf)
+	rec, err := m.record(2*time.Second, t.Logf, nil)
 	require.NoError(t, err)
 	assert.Equal(t, 4.0, rec.Role("bootstrap").Min(FigConns))
 	assert.Empty(t, rec.Drift)

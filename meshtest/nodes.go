@@ -265,7 +265,7 @@ func (m *Mesh) learnAddresses(ctx context.Context) error {
 		if st.MetricsAddr == "" {
 			return fmt.Errorf("node %s: no address on network %s to reach its metrics port at%s", n.Name, m.Network, m.lastLogs(ctx, n))
 		}
-		n.IP, n.MetricsURL = st.IP, "http://"+st.MetricsAddr
+		m.setAddr(n, st)
 	}
 	return nil
 }
@@ -277,7 +277,7 @@ func (m *Mesh) exited(ctx context.Context) (*Node, error) {
 		return nil, err
 	}
 	for _, n := range m.Nodes {
-		if st, ok := status[n.Name]; n.started() && (!ok || !st.Running) {
+		if st, ok := status[n.Name]; n.started() && (!ok || !st.Running) && !m.isDown(n) && !m.exitPending(n.Name) {
 			return n, nil
 		}
 	}

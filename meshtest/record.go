@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/metrics"
 	"github.com/meshtest/meshtest/meshtest/series"
 	"github.com/meshtest/meshtest/meshtest/spec"
@@ -76,10 +77,22 @@ type Recording struct {
 	// alive: 3 rounds in a row, more than a fifth of all rounds, or an exit.
 	Unresponsive []string
 
+	// Shaping is how the links were conditioned and calibrated (nil on a
+	// perfect LAN), and DelayLine what the helpers' delay lines did and
+	// cost during the window.
+	Shaping   *Shaping
+	DelayLine *delayLine
+
+	// Events are the faults done to the mesh up to the end of the window
+	// (those before it too); those within it are also event rows of the
+	// samples.
+	Events []Event
+
 	// Regression, when a test sets it (as Markdown, from regress.Report),
 	// is shown in report.html.
 	Regression string
 
+	timeline     []expected        // the topology faults left, over time
 	experiment   string            // the test or benchmark that recorded
 	nodes        []nodeFact        // the nodes recorded, in topology order
 	verification map[string]string // group -> how its connections were proven
@@ -122,7 +135,27 @@ func (r *Recording) HarnessCPUPercent() float64 {
 // window, so the samples still reach the artifacts).
 func (m *Mesh) Record(t testing.TB, d time.Duration) *Recording {
 	t.Helper()
-	rec, err := m.record(d, t.Logf)
+	return m.RecordSchedule(t, d)
+}
+
+// Step is one fault of a schedule: Fault is injected At after the start of
+// the sampling window.
+type Step struct {
+	At    time.Duration
+	Fault Fault
+}
+
+// RecordSchedule is Record with faults injected during the window, in
+// order, each at its Step.At (a step starts no earlier than its At, and
+// not before the one ahead of it has taken effect or recovered). Every
+// fault is an event in the samples, charts and report; drift is judged
+// against the topology each fault leaves (a partition's cut edges are
+// expected to vanish, and only those), with the edges in transition while
+// a fault takes effect or the mesh recovers left unjudged. Nodes a fault
+// took down are not sampled while down.
+func (m *Mesh) RecordSchedule(t testing.TB, d time.Duration, steps ...Step) *Recording {
+	t.Helper()
+	rec, err := m.record(d, t.Logf, steps)
 	if rec != nil {
 		rec.experiment = t.Name() // a sweep's sub-benchmark, not the test that made the mesh
 	}
@@ -147,17 +180,27 @@ func violationList(vs []series.Violation, limit int) string {
 	return strings.Join(parts, "; ")
 }
 
-func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, error) {
+func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) (*Recording, error) {
 	m.busy.Lock()
 	defer m.busy.Unlock()
 	if err := m.alive(); err != nil {
 		return nil, err
 	}
-	ctx := m.ctx
 	interval := m.Config.Interval
 	if d < interval {
 		return nil, fmt.Errorf("duration %v is shorter than the sampling interval %v: nothing would be sampled", d, interval)
 	}
+	for i, st := range steps {
+		switch {
+		case st.At < 0 || st.At >= d:
+			return nil, fmt.Errorf("step %d (%s) at %v: outside the window [0, %v)", i, st.Fault, st.At, d)
+		case i > 0 && st.At < steps[i-1].At:
+			return nil, fmt.Errorf("step %d (%s) at %v: before step %d at %v; order the steps by time", i, st.Fault, st.At, i-1, steps[i-1].At)
+		}
+	}
+	// The schedule's errors end the window early, with their cause.
+	ctx, cancelWindow := context.WithCancelCause(m.ctx)
+	defer cancelWindow(nil)
 	names := make([]string, len(m.Nodes))
 	for i, n := range m.Nodes {
 		names[i] = n.Name
@@ -196,6 +239,49 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 	// sample, not a late round for everyone.
 	scrapeTimeout := interval * 9 / 10
 
+	// A node a fault starts again gets a new address and a new cgroup: its
+	// target and cost reader are made anew (gens tells when).
+	gens := make([]int, len(m.Nodes))
+	reopened := make([]backend.CostReader, len(m.Nodes))
+	for i, n := range m.Nodes {
+		gens[i] = m.generation(n)
+	}
+	defer func() {
+		for _, c := range reopened {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	costOf := func(i int) backend.CostReader {
+		if c := reopened[i]; c != nil {
+			return c
+		}
+		return cost
+	}
+	reopen := func(i int, n *Node) error {
+		u := m.metricsURL(n) + cmp.Or(n.spec.MetricsPath, "/metrics")
+		if n.spec.FilterMetrics {
+			u = metrics.FilterURL(u, metrics.FamilyNames(queries[i]))
+		}
+		tg, err := metrics.NewTarget(u)
+		if err != nil {
+			return err
+		}
+		c, err := m.run.Cost(ctx, []string{n.Name})
+		if err != nil {
+			tg.Close()
+			return err
+		}
+		targets[i].Close()
+		targets[i] = tg
+		if reopened[i] != nil {
+			reopened[i].Close()
+		}
+		reopened[i] = c
+		return nil
+	}
+
 	rec := m.newRecording()
 	rec.Table.Interval = interval
 	rec.CostSource = cost.Source()
@@ -208,8 +294,13 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 	// Bring-up leaves garbage that the runtime would collect and hand back to
 	// the OS during the window, charging it to the sampler: settle it first.
 	debug.FreeOSMemory()
+	var line0 delayLine
+	if m.shaping() != nil {
+		line0 = m.readDelayLine(ctx)
+	}
 	cpu0 := processCPU()
 	rec.Started = time.Now()
+	scheduleDone := m.runSchedule(ctx, rec.Started, steps, cancelWindow)
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for round := range rounds {
@@ -219,7 +310,20 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 		// (cgroupfs reads ignore it; one context a round, not one a read.)
 		roundCtx, cancelRound := context.WithTimeout(ctx, scrapeTimeout)
 		elapsed := roundStart.Sub(rec.Started)
-		sample := func(i int, n *Node) series.Sample {
+		sample := func(i int, n *Node) (series.Sample, bool) {
+			if m.isDown(n) {
+				return series.Sample{}, false // a fault took it away: its silence is expected
+			}
+			if g := m.generation(n); g != gens[i] {
+				// Started again: a new address, and cgroup counters from zero.
+				if err := reopen(i, n); err != nil {
+					mu.Lock()
+					rec.ScrapeErrors[n.Name]++
+					mu.Unlock()
+					return series.Sample{}, false
+				}
+				gens[i], prevAt[i] = g, time.Time{}
+			}
 			values := map[string]float64{}
 			fams, serr := targets[i].Scrape(ctx, scrapeTimeout)
 			if serr == nil {
@@ -228,7 +332,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 					values[k] = v
 				}
 			}
-			st, cerr := cost.Read(roundCtx, n.Name)
+			st, cerr := costOf(i).Read(roundCtx, n.Name)
 			now := time.Now()
 			if cerr == nil {
 				m.exportCost(n, st)
@@ -256,14 +360,16 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 			} else {
 				missedInARow[i] = 0
 			}
-			return series.Sample{Round: round, Elapsed: elapsed, Node: n.Name, Role: n.Role, Values: values}
+			return series.Sample{Round: round, Elapsed: elapsed, Node: n.Name, Role: n.Role, Values: values}, true
 		}
 		var wg sync.WaitGroup
 		perWorker := make([][]series.Sample, workers)
 		for w := range workers {
 			wg.Go(func() {
 				for i := w; i < len(m.Nodes); i += workers {
-					perWorker[w] = append(perWorker[w], sample(i, m.Nodes[i]))
+					if s, ok := sample(i, m.Nodes[i]); ok {
+						perWorker[w] = append(perWorker[w], s)
+					}
 				}
 			})
 		}
@@ -273,7 +379,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 			rec.Samples = append(rec.Samples, ss...)
 		}
 		if ctx.Err() != nil {
-			return rec, m.why(ctx.Err())
+			return rec, m.why(context.Cause(ctx))
 		}
 		if time.Since(roundStart) > interval {
 			rec.LateRounds++
@@ -283,13 +389,23 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 		}
 		select {
 		case <-ctx.Done():
-			return rec, m.why(ctx.Err())
+			return rec, m.why(context.Cause(ctx))
 		case <-ticker.C:
 		}
 	}
 	rec.Duration = time.Since(rec.Started)
+	if err := <-scheduleDone; err != nil {
+		return rec, m.why(err)
+	}
 	used := processCPU().sub(cpu0)
 	rec.HarnessCPU, rec.HarnessSysCPU = used.total(), used.sys
+	if sh := m.shaping(); sh != nil {
+		rec.Shaping = sh
+		line := m.readDelayLine(ctx)
+		line.Packets -= line0.Packets
+		line.CPU -= line0.CPU
+		rec.DelayLine = &line
+	}
 	for _, n := range m.Nodes {
 		if k := rec.ScrapeErrors[n.Name]; k > rounds/5 && k > 1 {
 			rec.Unresponsive = append(rec.Unresponsive, fmt.Sprintf("%s missed %d of %d rounds", n.Name, k, rounds))
@@ -298,6 +414,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any)) (*Recording, e
 	if n, err := m.exited(ctx); err == nil && n != nil {
 		rec.Unresponsive = append(rec.Unresponsive, fmt.Sprintf("%s exited%s", n.Name, m.lastLogs(ctx, n)))
 	}
+	rec.addEvents(m.Events())
 	rec.Drift = rec.drift()
 	if k := len(rec.ScrapeErrors); k > 0 && len(rec.Unresponsive) == 0 {
 		logf("meshtest: %d nodes missed a read now and then (gaps in their samples, e.g. a scrape slower than the interval on a loaded machine): %v", k, rec.ScrapeErrors)
@@ -316,28 +433,78 @@ func (c cpuTime) total() time.Duration { return c.user + c.sys }
 
 func (c cpuTime) sub(d cpuTime) cpuTime { return cpuTime{c.user - d.user, c.sys - d.sys} }
 
-// drift lists samples whose connection or peer count differs from the node's
-// degree in the topology. A missing value is a missed read, not drift: it is
-// counted in ScrapeErrors instead.
+// drift lists samples whose connection or peer count differs from what the
+// topology expects of the node at that moment: its degree, or, once faults
+// changed the mesh, its degree in the topology they left, give or take the
+// edges in transition (cut but not yet gone, healed but not yet back, or
+// those of a paused node that the far end has not dropped). A missing value
+// is a missed read, not drift: it is counted in ScrapeErrors instead.
 func (r *Recording) drift() []series.Violation {
 	deg := r.Graph.Degrees()
-	want := map[string]float64{}
+	index := map[string]int{}
 	for _, n := range r.nodes {
-		want[n.Name] = float64(deg[n.Index])
-	}
-	wantFn := func(node, _ string) float64 {
-		if w, ok := want[node]; ok {
-			return w
-		}
-		return math.NaN()
+		index[n.Name] = n.Index
 	}
 	var out []series.Violation
-	for _, v := range append(r.Check(FigConns, wantFn), r.Check(FigPeers, wantFn)...) {
-		if !math.IsNaN(v.Got) {
-			out = append(out, v)
+	for _, s := range r.Samples {
+		i, ok := index[s.Node]
+		if s.IsEvent() || !ok {
+			continue
+		}
+		lo, hi := float64(deg[i]), float64(deg[i])
+		if ex := r.expectation(r.Started.Add(s.Elapsed)); ex != nil {
+			if ex.down[s.Node] {
+				continue
+			}
+			lo, hi = ex.degreeRange(i)
+		}
+		for _, fig := range []string{FigConns, FigPeers} {
+			got, ok := s.Values[fig]
+			if !ok || math.IsNaN(got) || (got >= lo && got <= hi) {
+				continue
+			}
+			want := lo
+			if got > hi {
+				want = hi
+			}
+			out = append(out, series.Violation{Round: s.Round, Elapsed: s.Elapsed, Node: s.Node, Role: s.Role, Figure: fig, Got: got, Want: want})
 		}
 	}
 	return out
+}
+
+// expectation is the expected topology at t, or nil where no fault had
+// changed it.
+func (r *Recording) expectation(t time.Time) *expected {
+	var out *expected
+	for i := range r.timeline {
+		if !r.timeline[i].at.After(t) {
+			out = &r.timeline[i]
+		}
+	}
+	return out
+}
+
+// addEvents keeps the mesh's events and marks those within the window as
+// event rows of the samples.
+func (r *Recording) addEvents(evs []Event) {
+	r.Events = evs
+	r.timeline = r.Mesh.timeline()
+	end := r.Started.Add(r.Duration)
+	for _, ev := range evs {
+		if ev.At.Before(r.Started) || ev.At.After(end) {
+			continue
+		}
+		el := ev.At.Sub(r.Started)
+		node := ""
+		if len(ev.Nodes) == 1 {
+			node = ev.Nodes[0]
+		}
+		r.Samples = append(r.Samples, series.Sample{
+			Round: int(el / r.Table.Interval), Elapsed: el, Node: node,
+			Event: Fault{ev.Kind, ev.Nodes}.String(),
+		})
+	}
 }
 
 // newRecording captures the facts of the mesh as it is now, for a

@@ -14,6 +14,7 @@ import (
 	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/cgroup"
 	"github.com/meshtest/meshtest/meshtest/series"
+	"github.com/meshtest/meshtest/meshtest/shape"
 	"github.com/meshtest/meshtest/meshtest/summary"
 )
 
@@ -67,8 +68,10 @@ func (r *Recording) Summary() *summary.File {
 		s.Timings.BringUpRatio = r.BringUp.Seconds() / r.Floor.Seconds()
 	}
 	rounds := 0
-	if n := len(r.Samples); n > 0 {
-		rounds = r.Samples[n-1].Round + 1
+	for _, smp := range r.Samples {
+		if !smp.IsEvent() {
+			rounds = max(rounds, smp.Round+1) // event rows come last, and may fall in any round
+		}
 	}
 	s.Harness = summary.Harness{
 		CPUSeconds:        r.HarnessCPU.Seconds(),
@@ -82,6 +85,13 @@ func (r *Recording) Summary() *summary.File {
 		Unresponsive:      r.Unresponsive,
 	}
 	s.Convergence = r.convergence()
+	s.Network = r.network()
+	for _, ev := range r.Events {
+		s.Events = append(s.Events, summary.Event{
+			At: ev.At.UTC(), ElapsedS: ev.At.Sub(r.Started).Seconds(), Kind: string(ev.Kind), Nodes: ev.Nodes,
+			Detail: ev.Detail, EffectS: ev.Effect.Seconds(), RecoveredS: ev.Recovered.Seconds(), Recovery: ev.Recovery,
+		})
+	}
 	s.Roles, s.Spread, s.OverTime = map[string]map[string]series.Stats{}, map[string]map[string]series.Stats{}, map[string]map[string][]summary.RoundPoint{}
 	for _, role := range r.Roles() {
 		rs := r.Role(role)
@@ -102,6 +112,39 @@ func (r *Recording) Summary() *summary.File {
 		}
 	}
 	return s
+}
+
+// network is the summary's account of the link conditions: nil on a
+// perfect LAN.
+func (r *Recording) network() *summary.Network {
+	sh := r.Shaping
+	if sh == nil {
+		return nil
+	}
+	n := &summary.Network{Mechanism: sh.Mechanism, Kernel: sh.Kernel, Passed: true}
+	n.Note = "the kernel has sch_netem, but the netem path is not built: delay and jitter in user space (NFQUEUE), rate with HTB, loss with nftables"
+	if sh.Kernel == string(shape.DelayLine) {
+		n.Note = "the kernel has no sch_netem: delay and jitter in user space (NFQUEUE), rate with HTB, loss with nftables"
+	}
+	for _, c := range sh.Calibration {
+		n.Calibration = append(n.Calibration, summary.Calibration{
+			From: c.From, To: c.To, WantRTTMs: ms(c.WantRTT), GotRTTMs: ms(c.GotRTT),
+			WantLoss: c.WantLoss, GotLoss: c.GotLoss, Probes: c.Probes,
+			WantRateBitsPerS: c.WantRate, GotRateBitsPerS: c.GotRate,
+			Verdict: c.Verdict, Mismatches: c.Mismatches,
+		})
+		if c.Verdict == summary.CalibrationMismatch {
+			n.Passed = false
+		}
+	}
+	if d := r.DelayLine; d != nil && d.Packets > 0 {
+		n.DelayLine = &summary.DelayLineCost{
+			Packets: d.Packets, CPUSeconds: d.CPU.Seconds(),
+			CPUMsPer1000Packets: ms(d.CPU) / float64(d.Packets) * 1000,
+			MeanLateMs:          ms(d.MeanLate), MaxLateMs: ms(d.MaxLate),
+		}
+	}
+	return n
 }
 
 // convergence says what was proven, role by role: a mesh is proven only

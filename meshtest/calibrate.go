@@ -1,0 +1,234 @@
+package meshtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshtest/meshtest/meshtest/conditions"
+	"github.com/meshtest/meshtest/meshtest/shape"
+	"github.com/meshtest/meshtest/meshtest/summary"
+)
+
+// Calibration budget. RTT probes go at 500/s, so 2,000 take 4 s a pair and
+// tell a loss of 1 % each way (2 % round trip) within a point at 3σ; rate
+// is measured with one TCP stream for 3 s after a 1 s warm-up (slow start
+// is not the rate asked for). Pairs run concurrently, rate pairs one at a
+// time since several streams can share an uplink.
+const (
+	calibrationPairsPerClass = 3
+	calibrationProbes        = 2000
+	calibrationProbeInterval = 2 * time.Millisecond
+	calibrationRateWarmup    = time.Second
+	calibrationRateWindow    = 3 * time.Second
+)
+
+// calibrate measures the network the helpers built, pair by pair, from
+// inside the mesh (one helper probes another's, so the probes cross the
+// same rules as the nodes' packets), and fails when a figure is off beyond
+// its tolerance (conditions.Check). The figures land in m.Shaping and the
+// summary either way.
+func (m *Mesh) calibrate(ctx context.Context) error {
+	begin := time.Now()
+	nodes := m.conditionNodes()
+	edges := make([][2]int, len(m.Graph.Edges))
+	for i, e := range m.Graph.Edges {
+		edges[i] = [2]int{e.From, e.To}
+	}
+	pairs, err := m.Config.Conditions.Pick(edges, nodes, calibrationPairsPerClass)
+	if err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	results := make([]Calibration, len(pairs))
+	got := make([]conditions.Measured, len(pairs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, p := range pairs {
+		g.Go(func() (err error) {
+			got[i], err = m.probePath(gctx, p.From, p.To)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("calibrate: %w", err)
+	}
+	for i, p := range pairs {
+		if p.Want.Throughput > 0 {
+			bps, err := m.probeRate(ctx, p.From, p.To)
+			if err != nil {
+				return fmt.Errorf("calibrate: %w", err)
+			}
+			got[i].Throughput = bps
+		}
+	}
+	var bad []string
+	for i, p := range pairs {
+		w, g := p.Want, got[i]
+		r := Calibration{From: p.From.Name, To: p.To.Name,
+			WantRTT: w.RTT, GotRTT: g.RTT, WantLoss: w.RoundTripLoss, GotLoss: g.RoundTripLoss, Probes: g.Probes,
+			WantRate: float64(w.Throughput), GotRate: g.Throughput, Verdict: summary.CalibrationOK}
+		for _, res := range conditions.Check(w, g) {
+			switch res.Outcome {
+			case conditions.Fail:
+				r.Verdict = summary.CalibrationMismatch
+				r.Mismatches = append(r.Mismatches, res.String())
+			case conditions.Undecided:
+				if asked(res.Figure, w) {
+					if r.Verdict == summary.CalibrationOK {
+						r.Verdict = summary.CalibrationUndecided
+					}
+					r.Mismatches = append(r.Mismatches, res.String())
+				}
+			}
+		}
+		if r.Verdict == summary.CalibrationMismatch {
+			bad = append(bad, strings.Join(r.Mismatches, "; "))
+		}
+		results[i] = r
+		m.logf("meshtest: calibration %s→%s: %s", r.From, r.To, r.describe())
+	}
+	m.shapeMu.Lock()
+	m.Shaping.Calibration = results
+	m.shapeMu.Unlock()
+	if len(bad) > 0 {
+		return fmt.Errorf("the network is not the one asked for (%d of %d paths off; mechanism %s): %s",
+			len(bad), len(results), m.Shaping.Mechanism, strings.Join(bad, "; "))
+	}
+	m.logf("meshtest: calibrated %d paths in %.1f s: the network is the one asked for", len(results), time.Since(begin).Seconds())
+	return nil
+}
+
+// asked reports whether the conditions set figure on the path: an RTT is
+// always checked (0 added is a figure too), loss and rate only when set.
+// A figure not asked for is undecided by nature, and not worth a word.
+func asked(figure string, w conditions.Expected) bool {
+	switch figure {
+	case conditions.FigureLoss:
+		return w.RoundTripLoss > 0
+	case conditions.FigureThroughput:
+		return w.Throughput > 0
+	}
+	return true
+}
+
+// describe is the calibration of one path in a line of the log.
+func (c Calibration) describe() string {
+	s := fmt.Sprintf("rtt %.2f ms (want %.2f), loss %.2f%% (want %.2f%%, %d probes)",
+		ms(c.GotRTT), ms(c.WantRTT), 100*c.GotLoss, 100*c.WantLoss, c.Probes)
+	if c.WantRate > 0 {
+		s += fmt.Sprintf(", rate %.2f Mbit/s (want %.2f)", c.GotRate/1e6, c.WantRate/1e6)
+	}
+	return s + ": " + c.Verdict
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+// conditionNodes are the mesh's nodes as package conditions sees them.
+func (m *Mesh) conditionNodes() []conditions.Node {
+	m.addrMu.RLock()
+	defer m.addrMu.RUnlock()
+	out := make([]conditions.Node, len(m.Nodes))
+	for i, n := range m.Nodes {
+		addr, _ := netip.ParseAddr(n.IP)
+		out[i] = conditions.Node{Index: n.Index, Name: n.Name, Role: n.Role, Group: n.Group, Addr: addr}
+	}
+	return out
+}
+
+// probePath measures from's path to to and back with UDP probes between
+// their helpers: the median RTT and the round-trip loss.
+func (m *Mesh) probePath(ctx context.Context, from, to conditions.Node) (conditions.Measured, error) {
+	out := conditions.Measured{From: from.Name, To: to.Name}
+	s, err := m.shaperOf(from.Name)
+	if err != nil {
+		return out, err
+	}
+	res, err := s.client.ProbeRTT(ctx, shape.RTTProbe{To: to.Addr, Count: calibrationProbes, Interval: calibrationProbeInterval})
+	if err != nil {
+		return out, fmt.Errorf("probe %s→%s: %w", from.Name, to.Name, err)
+	}
+	out.RTT, out.Probes, out.RoundTripLoss = res.Median, res.Sent, res.RoundTripLoss
+	if res.Returned == 0 {
+		out.RTT = time.Duration(math.MaxInt64) // nothing came back: no RTT is right
+	}
+	return out, nil
+}
+
+// probeRate measures the goodput of one TCP stream from → to, in bit/s.
+func (m *Mesh) probeRate(ctx context.Context, from, to conditions.Node) (float64, error) {
+	s, err := m.shaperOf(from.Name)
+	if err != nil {
+		return 0, err
+	}
+	res, err := s.client.ProbeThroughput(ctx, shape.ThroughputProbe{To: to.Addr, Duration: calibrationRateWindow, Warmup: calibrationRateWarmup})
+	if err != nil {
+		return 0, fmt.Errorf("rate %s→%s: %w", from.Name, to.Name, err)
+	}
+	return res.BitsPerSecond, nil
+}
+
+// shaperOf is node name's helper.
+func (m *Mesh) shaperOf(name string) (*shaper, error) {
+	m.shapeMu.Lock()
+	defer m.shapeMu.Unlock()
+	s := m.shapers[name]
+	if s == nil {
+		return nil, fmt.Errorf("node %s: %w", name, errNotShaped)
+	}
+	return s, nil
+}
+
+// delayLine is what the helpers' delay lines did: packets held and the
+// helpers' CPU time, summed, and how late packets left against their due
+// time (over the helpers' lifetime).
+type delayLine struct {
+	Packets           uint64
+	CPU               time.Duration
+	MeanLate, MaxLate time.Duration
+}
+
+// readDelayLine sums the helpers' delay-line counters and CPU time: what
+// shaping without netem costs. A helper that does not answer (its node
+// is down) is left out.
+func (m *Mesh) readDelayLine(ctx context.Context) delayLine {
+	m.shapeMu.Lock()
+	all := make([]*shaper, 0, len(m.shapers))
+	for _, s := range m.shapers {
+		all = append(all, s)
+	}
+	m.shapeMu.Unlock()
+	var (
+		mu      sync.Mutex
+		out     delayLine
+		lateSum float64
+	)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, s := range all {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			st, err := s.client.Stats(ctx)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			out.Packets += st.Delay.Packets
+			out.CPU += st.CPU
+			lateSum += float64(st.Delay.MeanLate) * float64(st.Delay.Packets)
+			out.MaxLate = max(out.MaxLate, st.Delay.MaxLate)
+		})
+	}
+	wg.Wait()
+	if out.Packets > 0 {
+		out.MeanLate = time.Duration(lateSum / float64(out.Packets))
+	}
+	return out
+}
