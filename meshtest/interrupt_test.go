@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -18,6 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest/backend/docker"
+	"github.com/meshtest/meshtest/meshtest/conditions"
+	"github.com/meshtest/meshtest/meshtest/shape"
 	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
@@ -45,6 +48,9 @@ func TestInterruptChild(t *testing.T) {
 		case "deadline":
 			New(t, Config{Name: "deadline", Peers: 100})
 			t.Error("New returned: the deadline guard did not stop bring-up")
+		case "shaped-sampling":
+			m := New(t, Config{Name: "sigint", Peers: 10, Conditions: conditions.Conditions{Link: shape.Link{Latency: 20 * time.Millisecond, Loss: 0.01}}})
+			m.Record(t, time.Minute)
 		case "teardown":
 			m := New(t, Config{Name: "sigint", Peers: 30})
 			m.Record(t, 2*time.Second)
@@ -88,8 +94,12 @@ func TestInterruptRemovesMesh(t *testing.T) {
 		// Started with SIGINT ignored, as a non-interactive shell starts a
 		// background job: a `kill -INT` must still remove the mesh.
 		{"ignored-sampling", "meshtest: sampling", 2 * time.Second},
+		// Links shaped by a helper beside every node, packets held in their
+		// delay lines: the helpers go with the mesh.
+		{"shaped-sampling", "meshtest: sampling", 2 * time.Second},
 	} {
 		t.Run("phase="+tc.phase, func(t *testing.T) {
+			host := hostNetwork(t)
 			c := startChild(t, b, "TestInterruptChild", tc.phase)
 			require.True(t, c.await(tc.marker, 3*time.Minute), "the child never printed %q", tc.marker)
 			time.Sleep(tc.after)
@@ -109,8 +119,36 @@ func TestInterruptRemovesMesh(t *testing.T) {
 			}
 			assert.Contains(t, c.output(), "removing 1 mesh(es)")
 			assert.Empty(t, c.units(t), "units of %s left on the engine", c.test)
+			if tc.phase == "shaped-sampling" {
+				assert.Contains(t, c.output(), "calibrated", "the child's links were shaped")
+			}
+			assert.Equal(t, host, hostNetwork(t), "the host's own qdiscs and nftables tables")
 		})
 	}
+}
+
+// hostNetwork is what of the host's own network a shape could change: the
+// qdiscs of its interfaces (but the veths and bridges Docker adds and
+// removes for every network, ours and anyone's) and its nftables tables.
+// Shaping happens only inside the nodes' namespaces, so it must not change.
+func hostNetwork(t *testing.T) string {
+	t.Helper()
+	var out []string
+	links, err := net.Interfaces()
+	require.NoError(t, err)
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, "veth") || strings.HasPrefix(l.Name, "br-") {
+			continue
+		}
+		q, err := exec.Command("tc", "qdisc", "show", "dev", l.Name).CombinedOutput()
+		require.NoError(t, err, "tc qdisc show dev %s: %s", l.Name, q)
+		out = append(out, l.Name+": "+strings.TrimSpace(string(q)))
+		assert.False(t, strings.HasPrefix(l.Name, "mtshape"), "an IFB device of ours on the host: %s", l.Name)
+	}
+	tables, err := exec.Command("nft", "list", "tables").CombinedOutput()
+	require.NoError(t, err, "nft list tables: %s", tables)
+	assert.NotContains(t, string(tables), shape.TableName, "our nftables table on the host")
+	return strings.Join(out, "\n") + "\n" + string(tables)
 }
 
 // TestTimeoutDuringBringUpRemovesMesh: when `go test -timeout` is about to
