@@ -177,6 +177,10 @@ const (
 	// Connect attaches a disconnected unit to the run's network again, with
 	// its Name as its DNS alias, on a new interface and address.
 	Connect Action = "connect"
+	// Remove kills the unit and deletes it, so that Start can create a new
+	// unit of the same name: a node replaced by a newcomer (churn with new
+	// identities). Remove a unit's sidecars before the unit.
+	Remove Action = "remove"
 )
 
 // StopGrace is how long Stop and Restart wait after SIGTERM before they

@@ -49,6 +49,10 @@ func (r *run) Act(ctx context.Context, name string, a backend.Action) error {
 				EndpointConfig: &network.EndpointSettings{Aliases: []string{name}},
 			})
 		}
+	case backend.Remove:
+		if _, err = r.b.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err == nil {
+			r.forget(name)
+		}
 	default:
 		return fmt.Errorf("%q %s: not an action the docker backend knows: %w", string(a), name, errors.ErrUnsupported)
 	}

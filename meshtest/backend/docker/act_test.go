@@ -194,6 +194,20 @@ func TestAct(t *testing.T) {
 		assert.NotEqual(t, ns, netnsOf(t, top, b, id), "a new network namespace")
 	})
 
+	t.Run("remove and start anew", func(t *testing.T) {
+		act(backend.Remove)
+		_, err := b.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		assert.Error(t, err, "the container is gone")
+		all, err := r.Status(ctx)
+		require.NoError(t, err)
+		assert.NotContains(t, all, "node", "Status no longer lists it")
+		assert.ErrorContains(t, r.Act(ctx, "node", backend.Start), "start node: ", "a removed unit is forgotten")
+		id2 := startUnit(t, r, sleeperUnit(img, "node"))
+		assert.NotEqual(t, id, id2, "a unit of the same name, a new container")
+		id = id2
+		assert.True(t, statusOf(t, r, "node").Running)
+	})
+
 	t.Run("errors", func(t *testing.T) {
 		err := r.Act(ctx, "node", backend.Action("explode"))
 		assert.ErrorIs(t, err, errors.ErrUnsupported)

@@ -163,6 +163,15 @@ func (r *run) parentOf(name string) string {
 	return r.parents[name]
 }
 
+// forget drops a removed unit from the run, so that its name can be
+// started again.
+func (r *run) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.containers, name)
+	delete(r.parents, name)
+}
+
 func (r *run) container(name string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
