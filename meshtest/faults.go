@@ -34,6 +34,7 @@ const (
 	FaultPartition  FaultKind = "partition"  // cut Nodes from the rest of the mesh, both directions
 	FaultCut        FaultKind = "cut"        // cut the link between two nodes, both directions
 	FaultHeal       FaultKind = "heal"       // undo every partition and cut
+	FaultReplace    FaultKind = "replace"    // remove the node, start a newcomer in its place: new identity, same name
 
 	// EventConditions is the event of Mesh.SetConditions: not a fault,
 	// but a change of the network the experiment runs on.
@@ -61,6 +62,7 @@ func Connect(nodes ...string) Fault    { return Fault{FaultConnect, nodes} }
 func Partition(side ...string) Fault   { return Fault{FaultPartition, side} }
 func Cut(a, b string) Fault            { return Fault{FaultCut, []string{a, b}} }
 func Heal() Fault                      { return Fault{Kind: FaultHeal} }
+func Replace(nodes ...string) Fault    { return Fault{FaultReplace, nodes} }
 
 func (f Fault) String() string {
 	if len(f.Nodes) == 0 {
@@ -204,14 +206,17 @@ func (m *Mesh) inject(ctx context.Context, f Fault) (Event, error) {
 			ev.At = time.Now()
 			err = m.awaitEffect(ctx, &ev)
 		}
+	case FaultReplace:
+		err = m.replace(ctx, nodes, &ev)
+		if err == nil {
+			err = m.awaitRecovery(ctx, &ev)
+		}
 	case FaultHeal:
 		m.setCut(f.Kind, nil, false)
 		if err = m.reshape(ctx); err == nil {
 			ev.At = time.Now()
 			err = m.awaitRecovery(ctx, &ev)
 		}
-	default:
-		return ev, fmt.Errorf("unknown fault kind %q (want one of kill, stop, start, restart, pause, unpause, disconnect, connect, partition, cut, heal)", f.Kind)
 	}
 	if err == nil {
 		m.settle()
@@ -242,6 +247,21 @@ func (m *Mesh) faultNodes(f Fault) ([]*Node, error) {
 		}
 		out = append(out, n)
 	}
+	switch f.Kind {
+	case FaultKill, FaultStop, FaultStart, FaultRestart, FaultPause, FaultUnpause, FaultDisconnect, FaultConnect,
+		FaultPartition, FaultCut, FaultHeal, FaultReplace:
+	default:
+		return nil, fmt.Errorf("unknown fault kind %q (want one of kill, stop, start, restart, replace, pause, unpause, disconnect, connect, partition, cut, heal)", f.Kind)
+	}
+	if f.Kind == FaultReplace {
+		for _, n := range out {
+			for j := range m.Nodes {
+				if slices.Contains(m.Graph.Dials(j), n.Index) {
+					return nil, fmt.Errorf("node %s is dialed by %s by its peer ID, so a newcomer in its place would never be found; restart it instead (same identity)", n.Name, m.Nodes[j].Name)
+				}
+			}
+		}
+	}
 	switch want := f.Kind; {
 	case want == FaultHeal && len(out) > 0:
 		return nil, fmt.Errorf("heal takes no nodes: it undoes every partition and cut")
@@ -257,7 +277,7 @@ func (m *Mesh) faultNodes(f Fault) ([]*Node, error) {
 	for _, n := range out {
 		why, isDown := m.faults.down[n.Name]
 		switch f.Kind {
-		case FaultKill, FaultStop, FaultPause, FaultDisconnect, FaultRestart:
+		case FaultKill, FaultStop, FaultPause, FaultDisconnect, FaultRestart, FaultReplace:
 			if isDown {
 				return nil, fmt.Errorf("node %s is already down (%s)", n.Name, why)
 			}
@@ -546,6 +566,76 @@ func (m *Mesh) bringBack(ctx context.Context, kind FaultKind, nodes []*Node, ev 
 	m.expectLocked(true)
 	m.faultMu.Unlock()
 	return m.reshape(ctx)
+}
+
+// replace removes each node (and its helper) and starts a newcomer under
+// its name and in its place in the topology, with a new identity: churn
+// as a network sees it, where a peer that leaves is not the one that
+// joins. A node others dial by its peer ID cannot be replaced: they
+// would dial the old identity forever.
+func (m *Mesh) replace(ctx context.Context, nodes []*Node, ev *Event) error {
+	for _, n := range nodes {
+		m.shapeMu.Lock()
+		helper := m.shapers[n.Name]
+		delete(m.shapers, n.Name)
+		m.shapeMu.Unlock()
+		if helper != nil {
+			m.expectExit(shaperName(n))
+			if err := m.run.Act(ctx, shaperName(n), backend.Remove); err != nil {
+				return err
+			}
+		}
+		m.expectExit(n.Name)
+		if err := m.run.Act(ctx, n.Name, backend.Remove); err != nil {
+			return err
+		}
+	}
+	m.setDown(nodes, FaultReplace)
+	ev.At = time.Now()
+	if err := m.awaitEffect(ctx, ev); err != nil {
+		return err
+	}
+	old := make([]string, len(nodes))
+	for i, n := range nodes {
+		old[i] = n.PeerID
+		n.key, n.PeerID = "", "" // a newcomer: assigned anew, or learned once it runs
+	}
+	if err := m.assignIdentities(); err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if err := m.startNode(ctx, n.Index); err != nil {
+			return err
+		}
+	}
+	if err := m.awaitUp(ctx, nodes); err != nil {
+		return err
+	}
+	ev.Detail = "new identities: "
+	for i, n := range nodes {
+		ev.Detail += fmt.Sprintf("%s %s → %s; ", n.Name, short(old[i]), short(n.PeerID))
+	}
+	ev.Detail = strings.TrimSuffix(ev.Detail, "; ")
+	m.faultMu.Lock()
+	if m.faults.gen == nil {
+		m.faults.gen = map[string]int{}
+	}
+	for _, n := range nodes {
+		delete(m.faults.down, n.Name)
+		m.faults.gen[n.Name]++
+	}
+	m.expectLocked(true)
+	m.faultMu.Unlock()
+	// A helper for each newcomer, and rules naming its address.
+	return m.reshape(ctx)
+}
+
+// short is the tail of a peer ID, enough to tell two apart in a log.
+func short(id string) string {
+	if len(id) > 8 {
+		return "…" + id[len(id)-8:]
+	}
+	return id
 }
 
 // awaitUp waits until the nodes run again and answer on their new address.

@@ -37,6 +37,7 @@ func TestFaultInputErrors(t *testing.T) {
 		{Unpause("peer-002"), "peer-002 is not paused"},
 		{Connect("peer-001"), "peer-001 is not disconnected"},
 		{Fault{Kind: "melt", Nodes: []string{"peer-001"}}, `unknown fault kind "melt"`},
+		{Replace("peer-003"), "peer-003 is already down (pause)"},
 	} {
 		t.Run(c.fault.String(), func(t *testing.T) {
 			before := len(f.log())
@@ -46,6 +47,8 @@ func TestFaultInputErrors(t *testing.T) {
 			assert.Len(t, f.log(), before, "nothing asked of the backend")
 		})
 	}
+	_, err := m.inject(m.ctx, Replace("bootstrap"))
+	assert.ErrorContains(t, err, "node bootstrap is dialed by peer-001 by its peer ID, so a newcomer in its place would never be found; restart it instead")
 	assert.Empty(t, m.Events(), "a refused fault is no event")
 }
 
@@ -165,6 +168,16 @@ func TestFaultsRecover(t *testing.T) {
 	ev, err := m.inject(m.ctx, Restart("peer-003"))
 	require.NoError(t, err)
 	assert.Greater(t, ev.Recovered, time.Duration(0))
+
+	before := m.Nodes[1].PeerID
+	ev, err = m.inject(m.ctx, Replace("peer-001"))
+	require.NoError(t, err)
+	assert.NotEqual(t, before, m.Nodes[1].PeerID, "a newcomer has a new identity")
+	assert.Contains(t, ev.Detail, "new identities: peer-001")
+	peers, err := fetchPeers(m.ctx, m.httpClient(), m.Nodes[0].MetricsURL+"/peers")
+	require.NoError(t, err)
+	assert.Contains(t, peers.Peers, m.Nodes[1].PeerID, "the bootstrap holds the newcomer")
+	assert.NotContains(t, peers.Peers, before, "and not the peer it replaced")
 
 	rec, err := m.record(8*time.Second, t.Logf, []Step{
 		{At: 2 * time.Second, Fault: Kill("peer-002")},
