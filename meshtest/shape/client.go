@@ -18,8 +18,8 @@ const (
 	// ControlPort serves the HTTP control API, each request with the
 	// helper's bearer token.
 	ControlPort = 7950
-	// ProbePort serves the probe protocol, UDP echo and TCP sink, to the
-	// other helpers; see probe.go.
+	// ProbePort serves the probe protocol, UDP echo and rate counter and
+	// TCP sink, to the other helpers; see probe.go.
 	ProbePort = 7951
 )
 
@@ -104,6 +104,44 @@ type ThroughputResult struct {
 	Sent          int64         `json:"sent"`
 }
 
+// RateProbe is POST /probe/rate: the helper sends UDP datagrams of Size
+// bytes to the helper at To, paced to Rate in bit/s counted on the wire
+// (Size+42 bytes a datagram: the UDP, IPv4 and Ethernet headers, as HTB
+// counts), for Warmup and then Duration, and asks that helper what of the
+// measured part arrived, and over what time. Send above the link's rate
+// (1.3× say): the warm-up fills the bottleneck's queue, the measured
+// datagrams leave it at the link's rate, and so the figure is the link's
+// whatever the RTT, where ProbeThroughput's is TCP's. Zero fields take the
+// defaults: 1200 bytes, a 500 ms warm-up, 2 s, to ProbePort; Rate is
+// required.
+type RateProbe struct {
+	To       netip.Addr    `json:"to"`
+	Port     int           `json:"port,omitempty"`
+	Rate     int64         `json:"rate_bits_per_s"`
+	Size     int           `json:"size,omitempty"`
+	Warmup   time.Duration `json:"warmup_ns,omitempty"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+}
+
+// RateResult is what a rate probe measured in its measured phase. Sent and
+// SendErrors are the prober's writes that succeeded and failed; Received
+// and Bytes (payload) what the peer counted, Elapsed the time from the first
+// arrival to the last on the peer's clock. WireBitsPerSecond is the arrival
+// rate on the wire, (Received−1)×(Size+42)×8/Elapsed, as Elapsed spans
+// Received−1 gaps. Loss is 1−Received/Sent, so it includes what a
+// shaper's queue dropped of a flood sent above the rate (about 23 % at 1.3×
+// a downlink's rate); a shaper on the prober's own interface blocks its
+// writes instead and drops nothing.
+type RateResult struct {
+	Sent              int           `json:"sent"`
+	SendErrors        int           `json:"send_errors"`
+	Received          int           `json:"received"`
+	Bytes             int64         `json:"bytes"`
+	Elapsed           time.Duration `json:"elapsed_ns"`
+	WireBitsPerSecond float64       `json:"wire_bits_per_second"`
+	Loss              float64       `json:"loss"`
+}
+
 // HelperError is a helper's answer other than 200: Status 400 for rules or
 // a probe it refused, 401 for a wrong token, 502 for a probe that failed.
 type HelperError struct {
@@ -175,6 +213,14 @@ func (c *Client) ProbeThroughput(ctx context.Context, p ThroughputProbe) (Throug
 	var r ThroughputResult
 	d := p.withDefaults()
 	return r, c.do(ctx, http.MethodPost, "/probe/throughput", p, &r, d.Warmup+d.Duration+2*time.Minute+callTimeout)
+}
+
+// ProbeRate has the helper measure the rate of the link to another helper
+// with a paced UDP flood.
+func (c *Client) ProbeRate(ctx context.Context, p RateProbe) (RateResult, error) {
+	var r RateResult
+	d := p.withDefaults()
+	return r, c.do(ctx, http.MethodPost, "/probe/rate", p, &r, d.Warmup+d.Duration+maxRateDrain+callTimeout)
 }
 
 // maxBody bounds requests and answers: Rules for a 1000-node mesh are some

@@ -130,6 +130,7 @@ func (h *Helper) handler() http.Handler {
 	})
 	mux.HandleFunc("POST /probe/rtt", h.probeRTT)
 	mux.HandleFunc("POST /probe/throughput", h.probeThroughput)
+	mux.HandleFunc("POST /probe/rate", h.probeRate)
 	token := []byte("Bearer " + h.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), token) != 1 {
@@ -212,6 +213,31 @@ func (h *Helper) probeThroughput(w http.ResponseWriter, r *http.Request) {
 	res, err := probeThroughput(r.Context(), conn, p)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, fmt.Errorf("throughput probe to %v: %w", p.To, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (h *Helper) probeRate(w http.ResponseWriter, r *http.Request) {
+	var p RateProbe
+	if err := decode(w, r, &p); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("rate probe: %w", err))
+		return
+	}
+	if err := p.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	p = p.withDefaults()
+	conn, err := dialProbe(r.Context(), "udp", RTTProbe{To: p.To, Port: p.Port})
+	if err != nil {
+		writeError(w, http.StatusBadGateway, fmt.Errorf("rate probe to %v: %w", p.To, err))
+		return
+	}
+	defer conn.Close()
+	res, err := probeRate(r.Context(), conn, p)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, fmt.Errorf("rate probe to %v: %w", p.To, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

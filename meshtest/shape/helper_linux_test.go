@@ -30,8 +30,8 @@ func nsClient(ns, token string) *Client {
 // TestHelperEndToEnd runs meshshaper -serve in both namespaces of a pair,
 // as a node's helper runs, sets rules on each over HTTP with Client, and
 // has the helpers probe each other: the RTT must be the sum of both sides'
-// delays, the goodput the destination's rate, forward and return loss each
-// side's loss. SIGTERM must leave nothing behind.
+// delays, the goodput and the rate probe's figure the destination's rate,
+// forward and return loss each side's loss. SIGTERM must leave nothing behind.
 func TestHelperEndToEnd(t *testing.T) {
 	requireNetns(t)
 	bin := buildShaper(t)
@@ -107,6 +107,18 @@ func TestHelperEndToEnd(t *testing.T) {
 	t.Logf("throughput a → b with to[0].rate=8mbit: %.3f Mbit/s (%d bytes in %v)", tp.BitsPerSecond/1e6, tp.Bytes, tp.Elapsed)
 	if math.Abs(tp.BitsPerSecond-rate) > 0.1*rate {
 		t.Errorf("throughput a → b: %.3f Mbit/s, want 8 Mbit/s ± 10 %%", tp.BitsPerSecond/1e6)
+	}
+
+	// The same link with the rate probe, sent 1.3× faster than the link:
+	// the figure is the link's on the wire, within 3 %.
+	rp, err := ca.ProbeRate(ctx, RateProbe{To: ipB, Rate: rate * 13 / 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rate a → b with to[0].rate=8mbit: %.3f Mbit/s on the wire (%d of %d datagrams in %v, loss %.2f%%)",
+		rp.WireBitsPerSecond/1e6, rp.Received, rp.Sent, rp.Elapsed, 100*rp.Loss)
+	if math.Abs(rp.WireBitsPerSecond-rate) > 0.03*rate {
+		t.Errorf("rate a → b: %.3f Mbit/s on the wire, want 8 Mbit/s ± 3 %%", rp.WireBitsPerSecond/1e6)
 	}
 
 	// 5 % loss at B's input is forward loss to A's probes, 3 % at A's input

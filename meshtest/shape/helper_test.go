@@ -205,7 +205,7 @@ func TestClientProbesLoopback(t *testing.T) {
 // drops a known set of probes on the way in and of echoes on the way out,
 // and checks that the two are told apart.
 func TestProbeLossAccounting(t *testing.T) {
-	srv := &probeServer{sessions: map[uint64]*echoSession{}}
+	srv := &probeServer{sessions: map[uint64]*session{}}
 	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	defer pc.Close()

@@ -40,6 +40,47 @@ import (
 // the first such read to the last. At EOF it writes back bytes (u64) and
 // elapsed ns (u64) and closes. The figure is goodput as the receiver saw it,
 // slow start excluded, and includes the drain of what the sender had queued.
+// On a long path that is TCP's rate, not the link's: 28 Mbit/s of a 50
+// Mbit/s link at 400 ms RTT (TestRateProbe), slow start and the losses of
+// a full queue in a few seconds' stream. The rate probe measures the link.
+//
+// UDP rate probe: the prober floods datagrams of RateProbe.Size bytes, paced
+// to RateProbe.Rate counted on the wire (payload + UDP, IPv4 and Ethernet
+// headers, 42 bytes: what HTB counts), first for Warmup, then for Duration:
+//
+//	0  "mtr1"        magic
+//	4  session  u64  random, one per ProbeRate call
+//	12 seq      u64  0, 1, … in sending order
+//	20 phase    u8   0 warm-up, 1 measured
+//	21 padding to Size
+//
+// The server echoes none of them. Per session it counts the measured ones:
+// datagrams, payload bytes, and when the first and the last were read
+// (time.Now). The warm-up, sent faster than the link, fills the bottleneck's
+// queue, so every measured datagram leaves that queue at the link's rate,
+// whatever the path's delay; the count goes on while the queue drains after
+// the flood. A query
+//
+//	0  "mtq1"        magic
+//	4  session  u64
+//	12 padding to 36 bytes
+//
+// is answered, to its sender, with the session's counts so far (zero for a
+// session the server does not know), as large as the query so that nothing
+// is amplified:
+//
+//	0  "mta1"        magic
+//	4  session  u64
+//	12 packets  u64
+//	20 bytes    u64
+//	28 elapsed  u64  ns from the first measured arrival to the last
+//
+// The prober queries from rateSettle after its last datagram, every
+// rateSettle, until two answers in a row agree: nothing arrived between
+// them, so the queue has drained and nothing is in flight, however long the
+// path's delay or queue (a query waits behind the flood in both). Lost
+// queries or answers are retried by the same schedule. It gives up
+// maxRateDrain after the flood.
 const (
 	udpMagic     = "mtp1"
 	tcpMagic     = "mtt1"
@@ -53,7 +94,7 @@ const (
 	// rttGrace is how long a probe may take to come back after the last
 	// one is sent before it counts as lost.
 	rttGrace = time.Second
-	// maxSessions bounds the echo server's per-session counters.
+	// maxSessions bounds the server's per-session counters, echo and rate.
 	maxSessions = 1024
 )
 
@@ -64,12 +105,17 @@ type probeServer struct {
 	wg  sync.WaitGroup
 
 	mu       sync.Mutex
-	sessions map[uint64]*echoSession
+	sessions map[uint64]*session
 }
 
-type echoSession struct {
-	count uint64
-	last  time.Time
+// session is what the server keeps of one prober's run, echo or rate.
+type session struct {
+	last  time.Time // its latest datagram, for eviction
+	count uint64    // echo: probes received
+	// rate: measured datagrams received, their payload bytes, and when the
+	// first and the latest were read.
+	packets, bytes uint64
+	first, latest  time.Time
 }
 
 // listenProbes serves probes on addr, TCP and UDP on the same port (with
@@ -79,7 +125,7 @@ func listenProbes(addr string) (*probeServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("probe server %s: %w", addr, err)
 	}
-	s := &probeServer{sessions: map[uint64]*echoSession{}}
+	s := &probeServer{sessions: map[uint64]*session{}}
 	s.tcp, err = net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("probe server: %w", err)
@@ -126,8 +172,15 @@ func (s *probeServer) serveUDP() {
 			}
 			continue // e.g. ICMP errors reported on the socket
 		}
-		if s.stamp(buf[:n], time.Now()) {
-			_, _ = s.udp.WriteToUDPAddrPort(buf[:n], from)
+		pkt, now := buf[:n], time.Now()
+		switch {
+		case s.stamp(pkt, now):
+			_, _ = s.udp.WriteToUDPAddrPort(pkt, from)
+		case s.countRate(pkt, now):
+		default:
+			if ans, ok := s.answerRate(pkt); ok {
+				_, _ = s.udp.WriteToUDPAddrPort(ans, from)
+			}
 		}
 	}
 }
@@ -138,21 +191,27 @@ func (s *probeServer) stamp(pkt []byte, now time.Time) bool {
 	if len(pkt) < minProbeSize || string(pkt[:4]) != udpMagic {
 		return false
 	}
-	id := binary.BigEndian.Uint64(pkt[4:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	se := s.session(binary.BigEndian.Uint64(pkt[4:]), now)
+	se.count++
+	binary.BigEndian.PutUint64(pkt[28:], se.count)
+	return true
+}
+
+// session returns session id, made if new, its last datagram now; s.mu is
+// held.
+func (s *probeServer) session(id uint64, now time.Time) *session {
 	se := s.sessions[id]
 	if se == nil {
 		if len(s.sessions) >= maxSessions {
 			s.evict(now)
 		}
-		se = &echoSession{}
+		se = &session{}
 		s.sessions[id] = se
 	}
-	se.count++
 	se.last = now
-	binary.BigEndian.PutUint64(pkt[28:], se.count)
-	return true
+	return se
 }
 
 // evict forgets the sessions idle for a minute, or the one idle longest.
