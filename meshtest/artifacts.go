@@ -172,7 +172,7 @@ func (r *Recording) markers() []chart.Marker {
 		if x < 0 || x > r.Duration {
 			continue
 		}
-		label := Fault{ev.Kind, ev.Nodes}.String()
+		label := Fault{Kind: ev.Kind, Nodes: ev.Nodes}.String()
 		if len(ev.Nodes) > 2 {
 			label = fmt.Sprintf("%s %d nodes", ev.Kind, len(ev.Nodes))
 		}

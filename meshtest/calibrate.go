@@ -17,16 +17,19 @@ import (
 )
 
 // Calibration budget. RTT probes go at 500/s, so 2,000 take 4 s a pair and
-// tell a loss of 1 % each way (2 % round trip) within a point at 3σ; rate
-// is measured with one TCP stream for 3 s after a 1 s warm-up (slow start
-// is not the rate asked for). Pairs run concurrently, rate pairs one at a
-// time since several streams can share an uplink.
+// tell a loss of 1 % each way (2 % round trip) within a point at 3σ. A rate
+// is measured with a UDP flood paced at 1.3 times it, so that the shaper
+// and not the sender is the limit, counted for 2 s after a 0.5 s warm-up
+// that fills the shaper's queue: the link's rate, which a TCP stream on a
+// long path would not reach for seconds. Pairs run concurrently, rate
+// pairs one at a time since floods can share an uplink.
 const (
 	calibrationPairsPerClass = 3
 	calibrationProbes        = 2000
 	calibrationProbeInterval = 2 * time.Millisecond
-	calibrationRateWarmup    = time.Second
-	calibrationRateWindow    = 3 * time.Second
+	calibrationRateOver      = 1.3
+	calibrationRateWarmup    = 500 * time.Millisecond
+	calibrationRateWindow    = 2 * time.Second
 )
 
 // calibrate measures the network the helpers built, pair by pair, from
@@ -36,6 +39,7 @@ const (
 // summary either way.
 func (m *Mesh) calibrate(ctx context.Context) error {
 	begin := time.Now()
+	line0 := m.readDelayLine(ctx)
 	nodes := m.conditionNodes()
 	edges := make([][2]int, len(m.Graph.Edges))
 	for i, e := range m.Graph.Edges {
@@ -60,7 +64,7 @@ func (m *Mesh) calibrate(ctx context.Context) error {
 	}
 	for i, p := range pairs {
 		if p.Want.Throughput > 0 {
-			bps, err := m.probeRate(ctx, p.From, p.To)
+			bps, err := m.probeRate(ctx, p.From, p.To, p.Want.Throughput)
 			if err != nil {
 				return fmt.Errorf("calibrate: %w", err)
 			}
@@ -72,7 +76,7 @@ func (m *Mesh) calibrate(ctx context.Context) error {
 		w, g := p.Want, got[i]
 		r := Calibration{From: p.From.Name, To: p.To.Name,
 			WantRTT: w.RTT, GotRTT: g.RTT, WantLoss: w.RoundTripLoss, GotLoss: g.RoundTripLoss, Probes: g.Probes,
-			WantRate: float64(w.Throughput), GotRate: g.Throughput, Verdict: summary.CalibrationOK}
+			WantRate: float64(w.Throughput) * (1 - w.ForwardLoss), GotRate: g.Throughput, Verdict: summary.CalibrationOK}
 		for _, res := range conditions.Check(w, g) {
 			switch res.Outcome {
 			case conditions.Fail:
@@ -93,8 +97,16 @@ func (m *Mesh) calibrate(ctx context.Context) error {
 		results[i] = r
 		m.logf("meshtest: calibration %s→%s: %s", r.From, r.To, r.describe())
 	}
+	line := m.readDelayLine(ctx)
+	line.Packets -= line0.Packets
+	line.CPU -= line0.CPU
+	if c := line.cost(); c != nil {
+		m.logf("meshtest: delay lines during calibration: %d packets, %.1f ms of the helpers' CPU per 1000 (idle work included), late by %.3f ms on average, %.1f ms at most",
+			c.Packets, c.CPUMsPer1000Packets, c.MeanLateMs, c.MaxLateMs)
+	}
 	m.shapeMu.Lock()
 	m.Shaping.Calibration = results
+	m.Shaping.CalibrationDelayLine = &line
 	m.shapeMu.Unlock()
 	if len(bad) > 0 {
 		return fmt.Errorf("the network is not the one asked for (%d of %d paths off; mechanism %s): %s",
@@ -160,17 +172,19 @@ func (m *Mesh) probePath(ctx context.Context, from, to conditions.Node) (conditi
 	return out, nil
 }
 
-// probeRate measures the goodput of one TCP stream from → to, in bit/s.
-func (m *Mesh) probeRate(ctx context.Context, from, to conditions.Node) (float64, error) {
+// probeRate measures the rate of from → to on the wire, in bit/s, with a
+// UDP flood paced above the rate the path should have.
+func (m *Mesh) probeRate(ctx context.Context, from, to conditions.Node, want int64) (float64, error) {
 	s, err := m.shaperOf(from.Name)
 	if err != nil {
 		return 0, err
 	}
-	res, err := s.client.ProbeThroughput(ctx, shape.ThroughputProbe{To: to.Addr, Duration: calibrationRateWindow, Warmup: calibrationRateWarmup})
+	res, err := s.client.ProbeRate(ctx, shape.RateProbe{To: to.Addr, Rate: int64(float64(want) * calibrationRateOver),
+		Warmup: calibrationRateWarmup, Duration: calibrationRateWindow})
 	if err != nil {
 		return 0, fmt.Errorf("rate %s→%s: %w", from.Name, to.Name, err)
 	}
-	return res.BitsPerSecond, nil
+	return res.WireBitsPerSecond, nil
 }
 
 // shaperOf is node name's helper.
@@ -184,19 +198,33 @@ func (m *Mesh) shaperOf(name string) (*shaper, error) {
 	return s, nil
 }
 
-// delayLine is what the helpers' delay lines did: packets held and the
+// DelayLine is what the helpers' delay lines did: packets held and the
 // helpers' CPU time, summed, and how late packets left against their due
 // time (over the helpers' lifetime).
-type delayLine struct {
+type DelayLine struct {
 	Packets           uint64
 	CPU               time.Duration
 	MeanLate, MaxLate time.Duration
 }
 
+// cost is d as the summary gives it: nil when no packet was delayed, and
+// no per-packet figure below 1000 packets, where the helpers' idle work
+// would be most of the CPU.
+func (d *DelayLine) cost() *summary.DelayLineCost {
+	if d == nil || d.Packets == 0 {
+		return nil
+	}
+	c := &summary.DelayLineCost{Packets: d.Packets, CPUSeconds: d.CPU.Seconds(), MeanLateMs: ms(d.MeanLate), MaxLateMs: ms(d.MaxLate)}
+	if d.Packets >= 1000 {
+		c.CPUMsPer1000Packets = ms(d.CPU) / float64(d.Packets) * 1000
+	}
+	return c
+}
+
 // readDelayLine sums the helpers' delay-line counters and CPU time: what
 // shaping without netem costs. A helper that does not answer (its node
 // is down) is left out.
-func (m *Mesh) readDelayLine(ctx context.Context) delayLine {
+func (m *Mesh) readDelayLine(ctx context.Context) DelayLine {
 	m.shapeMu.Lock()
 	all := make([]*shaper, 0, len(m.shapers))
 	for _, s := range m.shapers {
@@ -205,7 +233,7 @@ func (m *Mesh) readDelayLine(ctx context.Context) delayLine {
 	m.shapeMu.Unlock()
 	var (
 		mu      sync.Mutex
-		out     delayLine
+		out     DelayLine
 		lateSum float64
 	)
 	var wg sync.WaitGroup

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/conditions"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -46,25 +47,40 @@ type Fault struct {
 	Kind FaultKind
 	// Nodes are the nodes it acts on, by name: one or more for the node
 	// faults, one side for FaultPartition, two for FaultCut, none for
-	// FaultHeal.
+	// FaultHeal and EventConditions.
 	Nodes []string
+	// Conditions are the new link conditions of EventConditions.
+	Conditions *conditions.Conditions
 }
 
 // Kill, Stop, … build the Fault of that kind for the named nodes.
-func Kill(nodes ...string) Fault       { return Fault{FaultKill, nodes} }
-func Stop(nodes ...string) Fault       { return Fault{FaultStop, nodes} }
-func Start(nodes ...string) Fault      { return Fault{FaultStart, nodes} }
-func Restart(nodes ...string) Fault    { return Fault{FaultRestart, nodes} }
-func Pause(nodes ...string) Fault      { return Fault{FaultPause, nodes} }
-func Unpause(nodes ...string) Fault    { return Fault{FaultUnpause, nodes} }
-func Disconnect(nodes ...string) Fault { return Fault{FaultDisconnect, nodes} }
-func Connect(nodes ...string) Fault    { return Fault{FaultConnect, nodes} }
-func Partition(side ...string) Fault   { return Fault{FaultPartition, side} }
-func Cut(a, b string) Fault            { return Fault{FaultCut, []string{a, b}} }
+func Kill(nodes ...string) Fault       { return Fault{Kind: FaultKill, Nodes: nodes} }
+func Stop(nodes ...string) Fault       { return Fault{Kind: FaultStop, Nodes: nodes} }
+func Start(nodes ...string) Fault      { return Fault{Kind: FaultStart, Nodes: nodes} }
+func Restart(nodes ...string) Fault    { return Fault{Kind: FaultRestart, Nodes: nodes} }
+func Pause(nodes ...string) Fault      { return Fault{Kind: FaultPause, Nodes: nodes} }
+func Unpause(nodes ...string) Fault    { return Fault{Kind: FaultUnpause, Nodes: nodes} }
+func Disconnect(nodes ...string) Fault { return Fault{Kind: FaultDisconnect, Nodes: nodes} }
+func Connect(nodes ...string) Fault    { return Fault{Kind: FaultConnect, Nodes: nodes} }
+func Partition(side ...string) Fault   { return Fault{Kind: FaultPartition, Nodes: side} }
+func Cut(a, b string) Fault            { return Fault{Kind: FaultCut, Nodes: []string{a, b}} }
 func Heal() Fault                      { return Fault{Kind: FaultHeal} }
-func Replace(nodes ...string) Fault    { return Fault{FaultReplace, nodes} }
+func Replace(nodes ...string) Fault    { return Fault{Kind: FaultReplace, Nodes: nodes} }
+
+// ChangeConditions sets new link conditions (the zero value removes them)
+// and calibrates the network they make: a change of the links mid-run,
+// from a test or as a step of a schedule.
+func ChangeConditions(c conditions.Conditions) Fault {
+	return Fault{Kind: EventConditions, Conditions: &c}
+}
 
 func (f Fault) String() string {
+	if f.Kind == EventConditions && f.Conditions != nil {
+		if f.Conditions.IsZero() {
+			return "conditions none"
+		}
+		return "conditions changed"
+	}
 	if len(f.Nodes) == 0 {
 		return string(f.Kind)
 	}
@@ -211,6 +227,8 @@ func (m *Mesh) inject(ctx context.Context, f Fault) (Event, error) {
 		if err == nil {
 			err = m.awaitRecovery(ctx, &ev)
 		}
+	case EventConditions:
+		err = m.changeConditions(ctx, *f.Conditions, &ev)
 	case FaultHeal:
 		m.setCut(f.Kind, nil, false)
 		if err = m.reshape(ctx); err == nil {
@@ -250,8 +268,19 @@ func (m *Mesh) faultNodes(f Fault) ([]*Node, error) {
 	switch f.Kind {
 	case FaultKill, FaultStop, FaultStart, FaultRestart, FaultPause, FaultUnpause, FaultDisconnect, FaultConnect,
 		FaultPartition, FaultCut, FaultHeal, FaultReplace:
+	case EventConditions:
+		if f.Conditions == nil || len(out) > 0 {
+			return nil, errors.New("a change of conditions takes the new conditions and no nodes: use ChangeConditions")
+		}
+		if err := f.Conditions.Validate(); err != nil {
+			return nil, fmt.Errorf("conditions: %w", err)
+		}
+		if m.Config.PublishPorts && !f.Conditions.IsZero() {
+			return nil, errors.New("conditions: link conditions need the harness to reach each node's helper at the node's address, which published ports (Config.PublishPorts) do not give")
+		}
+		return out, nil
 	default:
-		return nil, fmt.Errorf("unknown fault kind %q (want one of kill, stop, start, restart, replace, pause, unpause, disconnect, connect, partition, cut, heal)", f.Kind)
+		return nil, fmt.Errorf("unknown fault kind %q (want one of kill, stop, start, restart, replace, pause, unpause, disconnect, connect, partition, cut, heal, conditions)", f.Kind)
 	}
 	if f.Kind == FaultReplace {
 		for _, n := range out {

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/conditions"
+	"github.com/meshtest/meshtest/meshtest/shape"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -38,6 +40,8 @@ func TestFaultInputErrors(t *testing.T) {
 		{Connect("peer-001"), "peer-001 is not disconnected"},
 		{Fault{Kind: "melt", Nodes: []string{"peer-001"}}, `unknown fault kind "melt"`},
 		{Replace("peer-003"), "peer-003 is already down (pause)"},
+		{Fault{Kind: EventConditions}, "takes the new conditions and no nodes"},
+		{ChangeConditions(conditions.Conditions{Link: shape.Link{Latency: time.Millisecond, Jitter: time.Second}}), "conditions: link.jitter"},
 	} {
 		t.Run(c.fault.String(), func(t *testing.T) {
 			before := len(f.log())

@@ -46,8 +46,10 @@ type Shaping struct {
 	// built: the delay line runs on either.)
 	Kernel string
 	// Calibration is what the self-check measured before the experiment,
-	// pair by pair.
-	Calibration []Calibration
+	// pair by pair, and CalibrationDelayLine what the delay lines did and
+	// cost meanwhile.
+	Calibration          []Calibration
+	CalibrationDelayLine *DelayLine
 }
 
 // Calibration is one pair's measured path against what was asked for.
@@ -59,8 +61,9 @@ type Calibration struct {
 	// WantLoss and GotLoss are round-trip loss fractions over Probes probes.
 	WantLoss, GotLoss float64
 	Probes            int
-	// WantRate and GotRate are bit/s of a TCP stream From→To (goodput); 0
-	// when the path has no rate limit and was not measured.
+	// WantRate is the path's rate From→To less its forward loss, and
+	// GotRate what a paced UDP flood arrived at, both in bit/s on the wire
+	// (as HTB counts); 0 when the path has no rate and was not measured.
 	WantRate, GotRate float64
 	// Verdict is "ok", "mismatch" or "undecided" (too few probes to tell
 	// a loss within a point), Mismatches what differs beyond tolerance.
@@ -78,6 +81,10 @@ func (m *Mesh) shaping() *Shaping {
 	}
 	sh := *m.Shaping
 	sh.Calibration = slices.Clone(sh.Calibration)
+	if d := sh.CalibrationDelayLine; d != nil {
+		c := *d
+		sh.CalibrationDelayLine = &c
+	}
 	return &sh
 }
 
@@ -281,30 +288,26 @@ func rulesEqual(a, b shape.Rules) bool {
 
 // SetConditions changes the mesh's link conditions now (to none with the
 // zero Conditions), calibrates the new network and records the change as
-// an event.
+// an event: Inject(t, ChangeConditions(c)).
 func (m *Mesh) SetConditions(t testing.TB, c conditions.Conditions) {
 	t.Helper()
-	m.busy.Lock()
-	defer m.busy.Unlock()
-	if err := m.alive(); err != nil {
-		t.Fatalf("meshtest: set conditions: %v", err)
-	}
-	if err := c.Validate(); err != nil {
-		t.Fatalf("meshtest: set conditions: %v", err)
-	}
-	at := time.Now()
-	m.Config.Conditions = c
-	err := m.reshape(m.ctx)
-	if err == nil && !c.IsZero() {
-		err = m.calibrate(m.ctx)
-	}
-	m.faultMu.Lock()
+	m.Inject(t, ChangeConditions(c))
+}
+
+// changeConditions applies new conditions to every helper and calibrates
+// the network they make.
+func (m *Mesh) changeConditions(ctx context.Context, c conditions.Conditions, ev *Event) error {
 	detail, _ := json.Marshal(c) // Conditions always encode, in the file's compact form
-	m.faults.events = append(m.faults.events, Event{At: at, Kind: EventConditions, Detail: string(detail)})
-	m.faultMu.Unlock()
-	if err != nil {
-		t.Fatalf("meshtest: set conditions: %v", m.why(err))
+	ev.Detail = string(detail)
+	m.Config.Conditions = c
+	if err := m.reshape(ctx); err != nil {
+		return err
 	}
+	ev.At = time.Now()
+	if c.IsZero() {
+		return nil
+	}
+	return m.calibrate(ctx)
 }
 
 // shapeNetwork applies Config.Conditions at bring-up.

@@ -81,7 +81,7 @@ type Recording struct {
 	// perfect LAN), and DelayLine what the helpers' delay lines did and
 	// cost during the window.
 	Shaping   *Shaping
-	DelayLine *delayLine
+	DelayLine *DelayLine
 
 	// Events are the faults done to the mesh up to the end of the window
 	// (those before it too); those within it are also event rows of the
@@ -294,7 +294,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 	// Bring-up leaves garbage that the runtime would collect and hand back to
 	// the OS during the window, charging it to the sampler: settle it first.
 	debug.FreeOSMemory()
-	var line0 delayLine
+	var line0 DelayLine
 	if m.shaping() != nil {
 		line0 = m.readDelayLine(ctx)
 	}
@@ -502,7 +502,7 @@ func (r *Recording) addEvents(evs []Event) {
 		}
 		r.Samples = append(r.Samples, series.Sample{
 			Round: int(el / r.Table.Interval), Elapsed: el, Node: node,
-			Event: Fault{ev.Kind, ev.Nodes}.String(),
+			Event: Fault{Kind: ev.Kind, Nodes: ev.Nodes}.String(),
 		})
 	}
 }

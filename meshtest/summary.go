@@ -137,13 +137,8 @@ func (r *Recording) network() *summary.Network {
 			n.Passed = false
 		}
 	}
-	if d := r.DelayLine; d != nil && d.Packets > 0 {
-		n.DelayLine = &summary.DelayLineCost{
-			Packets: d.Packets, CPUSeconds: d.CPU.Seconds(),
-			CPUMsPer1000Packets: ms(d.CPU) / float64(d.Packets) * 1000,
-			MeanLateMs:          ms(d.MeanLate), MaxLateMs: ms(d.MaxLate),
-		}
-	}
+	n.DelayLine = r.DelayLine.cost()
+	n.CalibrationDelayLine = sh.CalibrationDelayLine.cost()
 	return n
 }
 

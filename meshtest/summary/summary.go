@@ -189,9 +189,12 @@ type Network struct {
 	Calibration []Calibration `json:"calibration,omitempty"`
 	// Passed is true when every path calibrated "ok".
 	Passed bool `json:"passed"`
-	// DelayLine is what the user-space delay line cost over the run; nil
-	// when it did not run.
+	// DelayLine is what the user-space delay line cost during the
+	// sampling window; nil when it did not run.
 	DelayLine *DelayLineCost `json:"delay_line,omitempty"`
+	// CalibrationDelayLine is what it cost during the calibration, whose
+	// probes are most of the packets an idle mesh's delay lines see.
+	CalibrationDelayLine *DelayLineCost `json:"calibration_delay_line,omitempty"`
 }
 
 // Calibration is one path's conditions, asked for and measured. Loss is a
@@ -229,9 +232,13 @@ const (
 // DelayLineCost is what the user-space delay line cost the host: the price
 // of shaping without netem, to weigh against the figures it shaped.
 type DelayLineCost struct {
-	Packets             uint64  `json:"packets"`     // packets it held and released
-	CPUSeconds          float64 `json:"cpu_seconds"` // its CPU time over the run
-	CPUMsPer1000Packets float64 `json:"cpu_ms_per_1000_packets"`
+	Packets uint64 `json:"packets"` // packets it held and released
+	// CPUSeconds is the helpers' CPU time, idle work included (their
+	// control servers and timers), so per 1000 packets it is an upper
+	// bound, and 0 (omitted) below 1000 packets, where idle work would
+	// be most of it.
+	CPUSeconds          float64 `json:"cpu_seconds"`
+	CPUMsPer1000Packets float64 `json:"cpu_ms_per_1000_packets,omitempty"`
 	// MeanLateMs and MaxLateMs are how late packets left against their due
 	// time, in milliseconds: the delay line's own error, on top of the
 	// delay asked for.
