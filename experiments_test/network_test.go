@@ -10,6 +10,7 @@ import (
 
 	"github.com/meshtest/meshtest/meshtest"
 	"github.com/meshtest/meshtest/meshtest/conditions"
+	"github.com/meshtest/meshtest/meshtest/shape"
 	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
@@ -70,6 +71,18 @@ func TestLinkConditions(t *testing.T) {
 	}
 	// The star held over lossy links: Record fails the test on drift.
 	assert.Equal(t, float64(cfg.Peers), rec.Role("bootstrap").Min(meshtest.FigConns))
+
+	// Mid-run, other conditions: 20 ms on every link, so 40 ms round trips,
+	// calibrated again; then none.
+	mesh.SetConditions(t, conditions.Conditions{Link: shape.Link{Latency: 20 * time.Millisecond}})
+	for _, c := range mesh.Shaping.Calibration {
+		assert.InDelta(t, float64(40*time.Millisecond), float64(c.GotRTT), float64(2*time.Millisecond), "%s→%s after the change", c.From, c.To)
+		assert.Zero(t, c.WantLoss, "the change replaced the loss too")
+	}
+	mesh.SetConditions(t, conditions.Conditions{})
+	evs := mesh.Events()
+	require.Len(t, evs, 2)
+	assert.Equal(t, meshtest.EventConditions, evs[1].Kind)
 }
 
 // TestPartition cuts a ring in two halves, keeps it cut, heals it, and
