@@ -69,7 +69,10 @@
 //     contract (see Action): the fixture re-reads addresses after Start,
 //     Restart and Connect, and restarts a node's sidecars after Start and
 //     Restart. An action a backend cannot do wraps errors.ErrUnsupported:
-//     a fault that is not what it claims would be worse than none.
+//     a fault that is not what it claims would be worse than none. Remove
+//     deletes a unit so that Start can create a newcomer of the same name
+//     (churn with new identities; Swarm: remove the task's service and
+//     create it anew).
 //   - Exits is pushed, not polled, and misses nothing from the moment it
 //     returns, so that a test fails within seconds of a death no fault
 //     planned. Its channel says how it ended: closed after ctx, or closed
