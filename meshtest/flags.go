@@ -54,6 +54,8 @@ type Flags struct {
 	// -rate; Conditions the file -conditions names.
 	Link       shape.Link
 	Conditions string
+	// Transport and Security set every node spec's (see spec.Spec).
+	Transport, Security string
 }
 
 // RegisterFlags defines the experiment flags on fs (flag.CommandLine in a
@@ -88,6 +90,8 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 		f.Link.Rate, err = shape.ParseRate(v)
 		return err
 	})
+	fs.StringVar(&f.Transport, "transport", "", "what the nodes' p2p port speaks: tcp (default), quic-v1 or websocket")
+	fs.StringVar(&f.Security, "security", "", "the nodes' security handshake: noise (default) or tls; QUIC has its own")
 	fs.StringVar(&f.Conditions, "conditions", "", "link conditions file: JSON (per node, per link, regions; see meshtest/conditions) or a Shadow-style .gml graph of regions; -latency, -jitter, -loss, -rate then set its default link")
 	return f
 }
@@ -136,6 +140,19 @@ func (f *Flags) Config(name string) (Config, error) {
 		}
 		if *sf.dst, err = spec.Load(path); err != nil {
 			return cfg, fmt.Errorf("%s: %w", sf.flag, err)
+		}
+	}
+	if f.Transport != "" || f.Security != "" {
+		if cfg.Spec == nil {
+			cfg.Spec = spec.Bundled()
+		}
+		for _, p := range []**spec.Spec{&cfg.Spec, &cfg.BootstrapSpec} {
+			if *p == nil {
+				continue
+			}
+			c := **p
+			c.Transport, c.Security = f.Transport, f.Security
+			*p = &c
 		}
 	}
 	if err := cfg.Check(); err != nil {

@@ -111,3 +111,23 @@ func TestConditionFlags(t *testing.T) {
 	_, err = f.Config("star")
 	assert.ErrorContains(t, err, "-conditions: no/such.json: no such file")
 }
+
+// TestTransportFlags: -transport and -security set every node spec's, the
+// bundled node's by default; a combination no node takes is refused by
+// its spec, naming the fix.
+func TestTransportFlags(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := RegisterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-transport=quic-v1"}))
+	cfg, err := f.Config("star")
+	require.NoError(t, err)
+	require.NotNil(t, cfg.Spec)
+	assert.Equal(t, "quic-v1", cfg.Spec.Transport)
+	assert.True(t, cfg.Spec.Build.Bundled)
+
+	fs = flag.NewFlagSet("test", flag.ContinueOnError)
+	f = RegisterFlags(fs)
+	require.NoError(t, fs.Parse([]string{"-transport=quic-v1", "-security=tls"}))
+	_, err = f.Config("star")
+	assert.ErrorContains(t, err, "QUIC brings its own TLS 1.3 handshake")
+}

@@ -103,7 +103,7 @@ func (m *Mesh) assignIdentities() error {
 func (m *Mesh) peerData(j int) spec.PeerData {
 	n := m.Nodes[j]
 	p := spec.PeerData{Name: n.Name, Host: n.Name, ID: n.PeerID, P2PPort: n.spec.P2PPort}
-	p.Addr = fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", p.Host, p.P2PPort, p.ID)
+	p.Addr = n.spec.DialAddr(p.Host, p.P2PPort, p.ID)
 	return p
 }
 
@@ -116,6 +116,7 @@ func (m *Mesh) nodeData(i int) spec.NodeData {
 		Index: i, Name: n.Name, Role: n.Role, Host: n.Name,
 		P2PPort: n.spec.P2PPort, MetricsPort: n.spec.MetricsPort,
 		Key: n.key, Bootstrap: m.peerData(0),
+		Transport: n.spec.TransportName(), Security: n.spec.SecurityName(),
 	}
 	if n.key != "" {
 		d.PeerID = n.PeerID

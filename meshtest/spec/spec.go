@@ -26,6 +26,13 @@ type Spec struct {
 	Build *Build `json:"build,omitempty"`
 
 	P2PPort     int    `json:"p2p_port"`               // libp2p port inside the container
+	// Transport is what the p2p port speaks, and so the form of the
+	// addresses other nodes dial: "tcp" (default, /tcp/P), "quic-v1"
+	// (/udp/P/quic-v1) or "websocket" (/tcp/P/ws). Security names the
+	// handshake, "noise" (default) or "tls", for nodes that take it (the
+	// bundled node reads both from its environment); QUIC brings its own.
+	Transport string `json:"transport,omitempty"`
+	Security  string `json:"security,omitempty"`
 	MetricsPort int    `json:"metrics_port"`           // Prometheus port inside the container
 	MetricsPath string `json:"metrics_path,omitempty"` // default "/metrics"
 
@@ -116,13 +123,50 @@ type NodeData struct {
 	PeerID      string // the node's own ID, when assigned
 	Dial        []PeerData
 	Bootstrap   PeerData // node 0; its ID is empty while unknown
+	// Transport and Security are the spec's, defaults filled in: "tcp",
+	// "noise" ("" for QUIC, whose handshake is its own).
+	Transport, Security string
 }
 
 // PeerData is a node as another node's templates see it.
 type PeerData struct {
 	Name, Host, ID string
 	P2PPort        int
-	Addr           string // /dns4/<host>/tcp/<port>/p2p/<id>
+	Addr           string // /dns4/<host>/tcp/<port>/p2p/<id>, or the transport's form
+}
+
+// Transports a spec's p2p port may speak, and the form of the address a
+// node dials it at.
+var transportAddrs = map[string]string{
+	"tcp":       "/dns4/%s/tcp/%d/p2p/%s",
+	"quic-v1":   "/dns4/%s/udp/%d/quic-v1/p2p/%s",
+	"websocket": "/dns4/%s/tcp/%d/ws/p2p/%s",
+}
+
+// TransportName is s.Transport with its default: "tcp".
+func (s *Spec) TransportName() string {
+	if s.Transport == "" {
+		return "tcp"
+	}
+	return s.Transport
+}
+
+// SecurityName is s.Security with its default: "noise", or "" for QUIC,
+// which brings its own TLS handshake.
+func (s *Spec) SecurityName() string {
+	switch {
+	case s.TransportName() == "quic-v1":
+		return ""
+	case s.Security == "":
+		return "noise"
+	}
+	return s.Security
+}
+
+// DialAddr is where a node of this spec is dialed: host and port in the
+// transport's form, ending in /p2p/id.
+func (s *Spec) DialAddr(host string, port int, id string) string {
+	return fmt.Sprintf(transportAddrs[s.TransportName()], host, port, id)
 }
 
 // DialAddrs joins the Addr of every node to dial with commas: the usual form
@@ -159,6 +203,8 @@ func Bundled() *Spec {
 			"MESHNODE_LISTEN_PORT":  "{{.P2PPort}}",
 			"MESHNODE_METRICS_PORT": "{{.MetricsPort}}",
 			"MESHNODE_DIAL":         "{{.DialAddrs}}",
+			"MESHNODE_TRANSPORT":    "{{.Transport}}",
+			"MESHNODE_SECURITY":     "{{.Security}}",
 		},
 		Identity:      Identity{From: "assigned"},
 		Ready:         Ready{HTTPPath: "/healthz"},
@@ -263,6 +309,14 @@ func (s *Spec) Check() error {
 		return fmt.Errorf(`%s: "p2p_port" %d is not a port`, where, s.P2PPort)
 	case s.MetricsPort <= 0 || s.MetricsPort > 65535:
 		return fmt.Errorf(`%s: "metrics_port" %d is not a port`, where, s.MetricsPort)
+	case s.Transport == "webtransport":
+		return fmt.Errorf(`%s: "transport" webtransport cannot be dialed by an address known before the node starts (it carries the hash of a certificate the node makes at start); use tcp, quic-v1 or websocket`, where)
+	case transportAddrs[s.TransportName()] == "":
+		return fmt.Errorf(`%s: "transport" %q; use tcp, quic-v1 or websocket`, where, s.Transport)
+	case s.Security != "" && s.Security != "noise" && s.Security != "tls":
+		return fmt.Errorf(`%s: "security" %q; use noise or tls`, where, s.Security)
+	case s.Security != "" && s.TransportName() == "quic-v1":
+		return fmt.Errorf(`%s: "security" %q with transport quic-v1: QUIC brings its own TLS 1.3 handshake; leave "security" out`, where, s.Security)
 	}
 	switch s.Identity.From {
 	case "assigned":

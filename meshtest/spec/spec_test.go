@@ -32,6 +32,10 @@ func TestSpecCheck(t *testing.T) {
 		{"identity from", func(s *Spec) { s.Identity.From = "dns" }, `use "assigned", "log" or "http"`},
 		{"no id group", func(s *Spec) { s.Identity.Pattern = `Peer ID: \w+` }, "needs a group named id"},
 		{"key without assignment", func(s *Spec) { s.Env = map[string]string{"K": "{{.Key}}"} }, `exist only with identity "from": "assigned"`},
+		{"transport", func(s *Spec) { s.Transport = "udp" }, `"transport" "udp"; use tcp, quic-v1 or websocket`},
+		{"webtransport", func(s *Spec) { s.Transport = "webtransport" }, "hash of a certificate the node makes at start"},
+		{"security", func(s *Spec) { s.Security = "plaintext" }, `"security" "plaintext"; use noise or tls`},
+		{"security over quic", func(s *Spec) { s.Transport, s.Security = "quic-v1", "tls" }, "QUIC brings its own TLS 1.3 handshake"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := validSpec()
@@ -40,6 +44,25 @@ func TestSpecCheck(t *testing.T) {
 			assert.ErrorContains(t, s.Check(), `spec "other"`, "the error names the spec")
 		})
 	}
+}
+
+// TestDialAddr: other nodes dial a node at its transport's address form.
+func TestDialAddr(t *testing.T) {
+	for transport, want := range map[string]string{
+		"":          "/dns4/bootstrap/tcp/4001/p2p/12D3",
+		"tcp":       "/dns4/bootstrap/tcp/4001/p2p/12D3",
+		"quic-v1":   "/dns4/bootstrap/udp/4001/quic-v1/p2p/12D3",
+		"websocket": "/dns4/bootstrap/tcp/4001/ws/p2p/12D3",
+	} {
+		s := Bundled()
+		s.Transport = transport
+		require.NoError(t, s.Check())
+		assert.Equal(t, want, s.DialAddr("bootstrap", 4001, "12D3"), "transport %q", transport)
+	}
+	s := Bundled()
+	s.Transport = "quic-v1"
+	assert.Empty(t, s.SecurityName(), "QUIC's handshake is its own")
+	assert.Equal(t, "noise", Bundled().SecurityName())
 }
 
 func TestLoad(t *testing.T) {
