@@ -26,6 +26,9 @@ type Spec struct {
 	Build *Build `json:"build,omitempty"`
 
 	P2PPort     int    `json:"p2p_port"`               // libp2p port inside the container
+	MetricsPort int    `json:"metrics_port"`           // Prometheus port inside the container
+	MetricsPath string `json:"metrics_path,omitempty"` // default "/metrics"
+
 	// Transport is what the p2p port speaks, and so the form of the
 	// addresses other nodes dial: "tcp" (default, /tcp/P), "quic-v1"
 	// (/udp/P/quic-v1) or "websocket" (/tcp/P/ws). Security names the
@@ -33,8 +36,6 @@ type Spec struct {
 	// bundled node reads both from its environment); QUIC brings its own.
 	Transport string `json:"transport,omitempty"`
 	Security  string `json:"security,omitempty"`
-	MetricsPort int    `json:"metrics_port"`           // Prometheus port inside the container
-	MetricsPath string `json:"metrics_path,omitempty"` // default "/metrics"
 
 	Args []string          `json:"args,omitempty"` // container command (after the image's entrypoint), templates
 	Env  map[string]string `json:"env,omitempty"`  // values are templates
