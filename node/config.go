@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,13 +27,22 @@ const (
 // flags (see the package documentation); the zero value is a usable node with
 // random ports, a generated key, no dial targets and no limits.
 type Config struct {
-	// ListenPort is the libp2p TCP port on 0.0.0.0; 0 picks a free one.
+	// ListenPort is the libp2p port on 0.0.0.0 (TCP for tcp and websocket,
+	// UDP for quic-v1 and webtransport); 0 picks a free one.
 	ListenPort int
+	// Transport is the one transport the node listens on and dials: "tcp"
+	// (the default when empty), "quic-v1", "websocket" or "webtransport".
+	Transport string
+	// Security secures tcp and websocket connections: "noise" (the default
+	// when empty) or "tls". quic-v1 and webtransport bring their own and
+	// refuse it.
+	Security string
 	// MetricsPort is the HTTP port on 0.0.0.0; 0 picks a free one.
 	MetricsPort int
 	// Key is the node's identity; nil generates an ed25519 key.
 	Key crypto.PrivKey
-	// Dial lists the multiaddrs, each ending in /p2p/<peer ID>, that the node
+	// Dial lists the multiaddrs of the node's transport, each ending in
+	// /p2p/<peer ID>, that the node
 	// connects to after start, retrying until DialTimeout passes. Without
 	// Redial a connection lost later stays lost.
 	Dial []ma.Multiaddr
@@ -91,7 +101,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	// A bool flag may stand alone (-redial) or take a value (-redial=false).
 	isBool := map[string]bool{"redial": true}
 	opts := []option{
-		{"listen-port", "`port` for libp2p TCP on 0.0.0.0; 0 picks a free port (default 4001)", portSetter(&cfg.ListenPort)},
+		{"listen-port", "`port` for libp2p on 0.0.0.0, TCP or UDP as -transport needs; 0 picks a free port (default 4001)", portSetter(&cfg.ListenPort)},
+		{"transport", "the one `transport` to listen on and dial: tcp, quic-v1, websocket or webtransport (default tcp)", choiceSetter(&cfg.Transport, transports)},
+		{"security", "`protocol` securing tcp and websocket connections: noise or tls; quic-v1 and webtransport refuse it (default noise)", choiceSetter(&cfg.Security, securities)},
 		{"metrics-port", "`port` for HTTP /metrics, /peers, /healthz on 0.0.0.0; 0 picks a free port (default 9090)", portSetter(&cfg.MetricsPort)},
 		{"key", "identity `key`: standard base64 of crypto.MarshalPrivateKey (ed25519); empty generates one", func(s string) error {
 			if s == "" {
@@ -200,6 +212,17 @@ func portSetter(dst *int) func(string) error {
 	}
 }
 
+func choiceSetter(dst *string, choices []string) func(string) error {
+	return func(s string) error {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(choices, s) {
+			return fmt.Errorf("expected one of %s, got %q", strings.Join(choices, ", "), s)
+		}
+		*dst = s
+		return nil
+	}
+}
+
 func countSetter(dst *int) func(string) error {
 	return func(s string) error {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -277,5 +300,6 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("-dial %s: expected a multiaddr ending in /p2p/<peer ID>: %w", a, err))
 		}
 	}
+	errs = append(errs, c.validateTransport()...)
 	return errors.Join(errs...)
 }

@@ -94,6 +94,24 @@ func TestParseConfig(t *testing.T) {
 		{name: "negative count", env: map[string]string{"MESHNODE_MAX_CONNS": "-1"}, wantErr: []string{"MESHNODE_MAX_CONNS", "non-negative"}},
 		{name: "low without high", args: []string{"-conn-low", "10"}, wantErr: []string{"-conn-low", "-conn-high"}},
 		{name: "low above high", args: []string{"-conn-low", "30", "-conn-high", "20"}, wantErr: []string{"conn-low <= conn-high"}},
+		{name: "transport and security flags", args: []string{"-transport", "websocket", "-security", "tls", "-dial", "/ip4/10.0.0.2/tcp/4001/ws/p2p/" + id.String()},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, TransportWebSocket, c.Transport)
+				require.Equal(t, SecurityTLS, c.Security)
+			}},
+		{name: "transport env", env: map[string]string{"MESHNODE_TRANSPORT": "quic-v1", "MESHNODE_DIAL": "/ip4/10.0.0.2/udp/4001/quic-v1/p2p/" + id.String()},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, TransportQUIC, c.Transport)
+				require.Empty(t, c.Security)
+			}},
+		{name: "security env", env: map[string]string{"MESHNODE_SECURITY": "noise"},
+			check: func(t *testing.T, c Config) { require.Equal(t, SecurityNoise, c.Security) }},
+		{name: "bad transport flag", args: []string{"-transport", "udp"}, wantErr: []string{"-transport", "tcp, quic-v1, websocket, webtransport", `"udp"`}},
+		{name: "bad transport env", env: map[string]string{"MESHNODE_TRANSPORT": "QUIC"}, wantErr: []string{"MESHNODE_TRANSPORT", "-transport", "quic-v1"}},
+		{name: "bad security flag", args: []string{"-security", "tls1.3"}, wantErr: []string{"-security", "noise, tls", `"tls1.3"`}},
+		{name: "bad security env", env: map[string]string{"MESHNODE_SECURITY": "none"}, wantErr: []string{"MESHNODE_SECURITY", "-security"}},
+		{name: "security with quic", args: []string{"-transport", "quic-v1", "-security", "noise"}, wantErr: []string{"-security noise", "-transport quic-v1", "leave -security unset"}},
+		{name: "dial of another transport", args: []string{"-transport", "quic-v1", "-dial", addr}, wantErr: []string{"-dial", "not a quic-v1 address (its transport: tcp)"}},
 		{name: "unknown flag", args: []string{"-peers", "3"}, wantErr: []string{"-peers"}},
 		{name: "positional", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},
 	}
@@ -116,7 +134,7 @@ func TestParseConfig(t *testing.T) {
 func TestParseConfigHelp(t *testing.T) {
 	_, err := ParseConfig([]string{"-h"}, nil)
 	require.True(t, errors.Is(err, flag.ErrHelp))
-	for _, name := range []string{"-listen-port", "MESHNODE_DIAL_TIMEOUT", "-redial", "MESHNODE_KEEPALIVE", "-extra-bytes-per-conn"} {
+	for _, name := range []string{"-listen-port", "MESHNODE_DIAL_TIMEOUT", "-redial", "MESHNODE_KEEPALIVE", "-extra-bytes-per-conn", "-transport", "MESHNODE_SECURITY"} {
 		require.ErrorContains(t, err, name, "usage lists every flag and variable")
 	}
 }

@@ -9,11 +9,13 @@
 // Every flag has an environment variable; the flag wins when both are set, and
 // an empty variable counts as unset.
 //
-//	-listen-port           MESHNODE_LISTEN_PORT           libp2p TCP port on /ip4/0.0.0.0 (default 4001; 0 = free port)
+//	-listen-port           MESHNODE_LISTEN_PORT           libp2p port on /ip4/0.0.0.0, TCP or UDP per -transport (default 4001; 0 = free port)
+//	-transport             MESHNODE_TRANSPORT             tcp, quic-v1, websocket or webtransport (default tcp); see Transports
+//	-security              MESHNODE_SECURITY              noise or tls, for tcp and websocket only (default noise)
 //	-metrics-port          MESHNODE_METRICS_PORT          HTTP port on 0.0.0.0 (default 9090; 0 = free port)
 //	-key                   MESHNODE_KEY                   base64 (standard) of crypto.MarshalPrivateKey, ed25519; see EncodeKey.
 //	                                                      Empty: a random key, and the ready event says "key":"generated"
-//	-dial                  MESHNODE_DIAL                  comma-separated multiaddrs ending in /p2p/<peer ID>
+//	-dial                  MESHNODE_DIAL                  comma-separated multiaddrs of -transport, ending in /p2p/<peer ID>
 //	-dial-timeout          MESHNODE_DIAL_TIMEOUT          how long each -dial target is retried (default 2m)
 //	-redial                MESHNODE_REDIAL                dial a -dial target again whenever its last connection closes (default false)
 //	-keepalive             MESHNODE_KEEPALIVE             yamux keepalive interval (default 0 = yamux's 30s); see Keepalive
@@ -29,10 +31,44 @@
 // By default nothing limits, rate-limits or trims connections: the resource
 // manager has infinite limits and neither the per-IP/subnet connection limiter
 // nor the connection rate limiter that go-libp2p enables by default; the
-// connection manager is connmgr.NullConnMgr. The transports are TCP with Noise
-// and Yamux only; relay, NAT port mapping, hole punching, AutoNAT probing and
+// connection manager is connmgr.NullConnMgr. The node runs one transport,
+// TCP with Noise and Yamux unless -transport and -security say otherwise; relay, NAT port mapping, hole punching, AutoNAT probing and
 // mDNS are off. -max-conns and -conn-low/-conn-high bring limits back when an
 // experiment is about them.
+//
+// # Transports
+//
+// The node listens on exactly one address, of the one transport it runs, and
+// dials only addresses of that transport. The muxer is always yamux (QUIC and
+// WebTransport multiplex streams themselves and use none):
+//
+//	-transport tcp           /ip4/0.0.0.0/tcp/<port>                          -security noise or tls, then yamux
+//	-transport websocket     /ip4/0.0.0.0/tcp/<port>/ws                       -security noise or tls, then yamux
+//	-transport quic-v1       /ip4/0.0.0.0/udp/<port>/quic-v1                  libp2p's TLS 1.3 handshake inside QUIC
+//	-transport webtransport  /ip4/0.0.0.0/udp/<port>/quic-v1/webtransport     HTTP/3 TLS, then Noise to authenticate peers
+//
+// The ready event reports "transport" and "security" ("tls" for quic-v1,
+// "noise" for webtransport). With quic-v1 or webtransport, -security is
+// refused, not ignored: the node cannot choose their security, and a run that
+// asked for one must not silently measure another. A -dial address of another
+// transport is refused at start, naming the address and the form expected.
+//
+// What does not work here, and why:
+//
+//   - webtransport: a -dial address must carry the target's
+//     /certhash/<multibase multihash> components (the listener's ready event
+//     lists them in addrs); go-libp2p refuses to dial without them ("can't
+//     dial webtransport without certhashes"). The listener's certificate is
+//     self-signed, so the dialer trusts it only by hash, and the hash comes
+//     from the listener's private key and its current 14-day certificate
+//     period (p2p/transport/webtransport cert_manager.go), so a dialer that
+//     knows only the peer ID cannot know it in advance. A harness must start
+//     the target first and pass its ready addrs on; the hashes rotate about
+//     every 14 days, so a long-lived -dial list goes stale.
+//   - wss (WebSocket over TLS) needs a TLS certificate and key for the
+//     listener, which the node has no flags for; /ws only.
+//   - WebRTC, relay (/p2p-circuit) and TLS-over-TCP multiaddrs (/tls/ws) are
+//     not offered.
 //
 // # Dialing
 //

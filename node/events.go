@@ -30,6 +30,11 @@ type Event struct {
 	Addrs   []string `json:"addrs,omitempty"`
 	Metrics string   `json:"metrics,omitempty"` // host:port of the HTTP server
 	Key     string   `json:"key,omitempty"`     // "given" or "generated"
+	// Transport is the one transport listened on and dialed (-transport);
+	// Security what secures its connections: -security for tcp and
+	// websocket, "tls" for quic-v1, "noise" for webtransport.
+	Transport string `json:"transport,omitempty"`
+	Security  string `json:"security,omitempty"`
 
 	// connected, disconnected, dial_failed, redial
 	Peer      string `json:"peer,omitempty"`

@@ -16,8 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -77,7 +75,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		_ = regs.close()
-		return nil, fmt.Errorf("start node: libp2p host on tcp port %d: %w", cfg.ListenPort, err)
+		return nil, fmt.Errorf("start node: libp2p host on %s: %w", cfg.listenAddr(), err)
 	}
 	n.host = h
 	hostRef.Store(&h)
@@ -112,11 +110,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	go func() { _ = n.httpSrv.Serve(ln) }() // returns ErrServerClosed on Close
 
 	n.events.emit(Event{
-		Event:   EventReady,
-		PeerID:  id.String(),
-		Addrs:   addrStrings(h.Addrs()),
-		Metrics: n.MetricsAddr(),
-		Key:     keyOrigin,
+		Event:     EventReady,
+		PeerID:    id.String(),
+		Addrs:     addrStrings(h.Addrs()),
+		Metrics:   n.MetricsAddr(),
+		Key:       keyOrigin,
+		Transport: cfg.transportName(),
+		Security:  cfg.securityName(),
 	})
 
 	dialCtx, cancel := context.WithCancel(ctx)
@@ -142,16 +142,13 @@ func hostOptions(cfg Config, regs *registries) ([]libp2p.Option, error) {
 		_ = rm.Close()
 		return nil, err
 	}
-	return []libp2p.Option{
+	return append(cfg.transportOptions(),
 		libp2p.Identity(cfg.Key),
-		libp2p.ListenAddrStrings(fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", cfg.ListenPort)),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, newMuxer(cfg.Keepalive)),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.PrometheusRegisterer(regs.libp2p),
-		libp2p.UserAgent("meshnode/" + version()),
+		libp2p.UserAgent("meshnode/"+version()),
 		// NAT port mapping, hole punching, AutoNAT v2 and the relay service
 		// are off unless enabled; relay dialing is on by default, so:
 		libp2p.DisableRelay(),
@@ -161,7 +158,7 @@ func hostOptions(cfg Config, regs *registries) ([]libp2p.Option, error) {
 		// Observed-address bookkeeping from identify serves NAT traversal,
 		// which a mesh on one bridge network does not need.
 		libp2p.DisableIdentifyAddressDiscovery(),
-	}, nil
+	), nil
 }
 
 // newMuxer is go-libp2p's yamux transport with the keepalive interval set
