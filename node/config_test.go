@@ -112,6 +112,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad security env", env: map[string]string{"MESHNODE_SECURITY": "none"}, wantErr: []string{"MESHNODE_SECURITY", "-security"}},
 		{name: "security with quic", args: []string{"-transport", "quic-v1", "-security", "noise"}, wantErr: []string{"-security noise", "-transport quic-v1", "leave -security unset"}},
 		{name: "dial of another transport", args: []string{"-transport", "quic-v1", "-dial", addr}, wantErr: []string{"-dial", "not a quic-v1 address (its transport: tcp)"}},
+		{name: "ping flag", args: []string{"-ping"}, check: func(t *testing.T, c Config) { require.True(t, c.Ping) }},
+		{name: "ping env", env: map[string]string{"MESHNODE_PING": "true"}, check: func(t *testing.T, c Config) { require.True(t, c.Ping) }},
+		{name: "bad ping flag", args: []string{"-ping=often"}, wantErr: []string{"-ping", "true or false", `"often"`}},
+		{name: "bad ping env", env: map[string]string{"MESHNODE_PING": "on"}, wantErr: []string{"MESHNODE_PING", "-ping", "true or false"}},
 		{name: "unknown flag", args: []string{"-peers", "3"}, wantErr: []string{"-peers"}},
 		{name: "positional", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},
 	}

@@ -19,6 +19,7 @@
 //	-dial-timeout          MESHNODE_DIAL_TIMEOUT          how long each -dial target is retried (default 2m)
 //	-redial                MESHNODE_REDIAL                dial a -dial target again whenever its last connection closes (default false)
 //	-keepalive             MESHNODE_KEEPALIVE             yamux keepalive interval (default 0 = yamux's 30s); see Keepalive
+//	-ping                  MESHNODE_PING                  serve GET /ping (default false); the ping protocol is answered either way
 //	-max-conns             MESHNODE_MAX_CONNS             cap on total connections in the resource manager (default 0 = none)
 //	-conn-low, -conn-high  MESHNODE_CONN_LOW, _CONN_HIGH  connection manager watermarks (default 0 = never trim)
 //	-extra-bytes-per-conn  MESHNODE_EXTRA_BYTES_PER_CONN  TEST ONLY, see below (default 0)
@@ -126,6 +127,20 @@
 //	               returns only those families and collects only their sources.
 //	GET /peers     {"peer_id":"12D3…","connections":N,"peers":["12D3…",…]} (peers sorted, unique)
 //	GET /healthz   200 "ok" (the server starts once the host listens)
+//	GET /ping?peer=<peer ID>&count=N   (-ping only; N 1-100, default 1)
+//	               {"peer":"12D3…","rtts_ns":[…],"error":"…"}: N round trips of
+//	               /ipfs/ping/1.0.0 over the existing connection, never a dial.
+//	               200 with N RTTs; 502 with those measured before the error
+//	               (not connected, stream reset, timeout); 400 for a bad query;
+//	               404 naming -ping when it is off.
+//
+// go-libp2p runs its ping service (/ipfs/ping/1.0.0) in every host unless
+// built with libp2p.Ping(false) (options.go: "enable by default";
+// basic_host.go starts it when EnablePing). The node has always answered
+// pings so, and keeps doing so with or without -ping: turning the handler off
+// by default would change what an idle node does. -ping only adds the HTTP
+// endpoint that asks; the peer asked needs no flag. The handler is a stream
+// handler only: no goroutine or memory per connection until a ping arrives.
 //
 // The registries are the node's own (never the global one) and hold the Go
 // collector (go_*), the process figures (process_*), go-libp2p's metrics

@@ -16,8 +16,13 @@ type PeersResponse struct {
 	Peers       []string `json:"peers"` // sorted, unique connected peers
 }
 
-func newMux(h host.Host, regs *registries) *http.ServeMux {
+func newMux(h host.Host, regs *registries, cfg Config) *http.ServeMux {
 	mux := http.NewServeMux()
+	if cfg.Ping {
+		mux.HandleFunc("GET /ping", pingHandler(h))
+	} else {
+		mux.HandleFunc("GET /ping", disabledHandler("ping"))
+	}
 	full := promhttp.HandlerFor(regs.all, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		names := r.URL.Query()["name[]"]

@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.httpLn = ln
 	n.httpSrv = &http.Server{
-		Handler:           newMux(h, regs),
+		Handler:           newMux(h, regs, cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() { _ = n.httpSrv.Serve(ln) }() // returns ErrServerClosed on Close
