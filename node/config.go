@@ -65,6 +65,9 @@ type Config struct {
 	// Ping turns on the GET /ping endpoint. The ping protocol itself is
 	// go-libp2p's default and answered by every node either way.
 	Ping bool
+	// Perf makes the node answer the perf protocol (/perf/1.0.0) and serve
+	// POST /perf, which runs it against another -perf node.
+	Perf bool
 	// ExtraBytesPerConn, when > 0, makes the node hold that many resident bytes
 	// per open connection. It exists only to prove that a regression gate
 	// catches a costlier node; never set it in a real experiment.
@@ -102,7 +105,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		set         func(string) error
 	}
 	// A bool flag may stand alone (-redial) or take a value (-redial=false).
-	isBool := map[string]bool{"redial": true, "ping": true}
+	isBool := map[string]bool{"redial": true, "ping": true, "perf": true}
 	opts := []option{
 		{"listen-port", "`port` for libp2p on 0.0.0.0, TCP or UDP as -transport needs; 0 picks a free port (default 4001)", portSetter(&cfg.ListenPort)},
 		{"transport", "the one `transport` to listen on and dial: tcp, quic-v1, websocket or webtransport (default tcp)", choiceSetter(&cfg.Transport, transports)},
@@ -147,6 +150,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 			return nil
 		}},
 		{"ping", "serve GET /ping, RTTs by go-libp2p's ping protocol over an existing connection; the protocol is answered either way (default false)", boolSetter(&cfg.Ping)},
+		{"perf", "answer the perf protocol /perf/1.0.0 and serve POST /perf, which runs it against another -perf node (default false)", boolSetter(&cfg.Perf)},
 		{"max-conns", "cap `n` on total connections in the resource manager; 0 = unlimited (default 0)", countSetter(&cfg.MaxConns)},
 		{"conn-low", "connection manager low watermark `n`; needs -conn-high (default 0)", countSetter(&cfg.ConnLow)},
 		{"conn-high", "connection manager high watermark `n`; 0 = never trim connections (default 0)", countSetter(&cfg.ConnHigh)},

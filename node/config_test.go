@@ -116,6 +116,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "ping env", env: map[string]string{"MESHNODE_PING": "true"}, check: func(t *testing.T, c Config) { require.True(t, c.Ping) }},
 		{name: "bad ping flag", args: []string{"-ping=often"}, wantErr: []string{"-ping", "true or false", `"often"`}},
 		{name: "bad ping env", env: map[string]string{"MESHNODE_PING": "on"}, wantErr: []string{"MESHNODE_PING", "-ping", "true or false"}},
+		{name: "perf flag", args: []string{"-perf=true"}, check: func(t *testing.T, c Config) { require.True(t, c.Perf) }},
+		{name: "perf env", env: map[string]string{"MESHNODE_PERF": "1"}, check: func(t *testing.T, c Config) { require.True(t, c.Perf) }},
+		{name: "bad perf flag", args: []string{"-perf=2"}, wantErr: []string{"-perf", "true or false", `"2"`}},
+		{name: "bad perf env", env: map[string]string{"MESHNODE_PERF": "yes"}, wantErr: []string{"MESHNODE_PERF", "-perf", "true or false"}},
 		{name: "unknown flag", args: []string{"-peers", "3"}, wantErr: []string{"-peers"}},
 		{name: "positional", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},
 	}

@@ -20,6 +20,7 @@
 //	-redial                MESHNODE_REDIAL                dial a -dial target again whenever its last connection closes (default false)
 //	-keepalive             MESHNODE_KEEPALIVE             yamux keepalive interval (default 0 = yamux's 30s); see Keepalive
 //	-ping                  MESHNODE_PING                  serve GET /ping (default false); the ping protocol is answered either way
+//	-perf                  MESHNODE_PERF                  answer /perf/1.0.0 and serve POST /perf (default false)
 //	-max-conns             MESHNODE_MAX_CONNS             cap on total connections in the resource manager (default 0 = none)
 //	-conn-low, -conn-high  MESHNODE_CONN_LOW, _CONN_HIGH  connection manager watermarks (default 0 = never trim)
 //	-extra-bytes-per-conn  MESHNODE_EXTRA_BYTES_PER_CONN  TEST ONLY, see below (default 0)
@@ -133,6 +134,23 @@
 //	               200 with N RTTs; 502 with those measured before the error
 //	               (not connected, stream reset, timeout); 400 for a bad query;
 //	               404 naming -ping when it is off.
+//
+//	POST /perf     (-perf only) {"peer":"12D3…","addr":"<multiaddr, optional>","upload_bytes":N,"download_bytes":M}
+//	               -> {"upload_bytes","download_bytes","time_to_first_byte_ns","upload_ns",
+//	               "download_ns","total_ns","connection_ns","error"}: one run of the perf
+//	               protocol against peer, which needs -perf too; see PerfResponse.
+//	               200 when both counts moved; 502 with what was measured before the
+//	               error; 400 for a bad body or an addr not of -transport.
+//
+// perf (libp2p/specs perf/perf.md): the client writes the download size as 8
+// bytes big-endian, uploads N bytes and closes its write side; the server
+// drains the upload, then writes M bytes and closes. Over an existing
+// connection connection_ns is 0. When the peer is not connected and addr is
+// given, the node connects first and, as test-plans' go-libp2p perf client
+// counts it, connection_ns is the connect plus one perf round trip of 1 byte
+// each way on the new connection (stream negotiation included); the
+// connection stays open afterwards. Without addr an unconnected peer is an
+// error. A run, connection included, is cut (stream reset) after 5 minutes.
 //
 // go-libp2p runs its ping service (/ipfs/ping/1.0.0) in every host unless
 // built with libp2p.Ping(false) (options.go: "enable by default";

@@ -23,6 +23,11 @@ func newMux(h host.Host, regs *registries, cfg Config) *http.ServeMux {
 	} else {
 		mux.HandleFunc("GET /ping", disabledHandler("ping"))
 	}
+	if cfg.Perf {
+		mux.HandleFunc("POST /perf", perfHandler(h, cfg.transportName()))
+	} else {
+		mux.HandleFunc("POST /perf", disabledHandler("perf"))
+	}
 	full := promhttp.HandlerFor(regs.all, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		names := r.URL.Query()["name[]"]

@@ -91,6 +91,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		afterDisconnect = watch.disconnected
 	}
 	h.Network().Notify(n.events.notifiee(afterDisconnect))
+	if cfg.Perf {
+		h.SetStreamHandler(perfID, servePerf)
+	}
 	if cfg.ExtraBytesPerConn > 0 {
 		n.ballast = newBallast(cfg.ExtraBytesPerConn)
 		h.Network().Notify(n.ballast.notifiee())
