@@ -76,12 +76,22 @@ func networkOf(n summary.Network) (networkView, error) {
 	default:
 		v.Status, v.Headline, v.Chip = "ok", "Measured as asked", "links: calibrated"
 	}
-	if d := n.DelayLine; d != nil {
-		v.Cost = []KV{
-			{Key: "packets delayed", Value: strconv.FormatUint(d.Packets, 10)},
-			{Key: "CPU", Value: fmt.Sprintf("%s s (%s ms per 1000 packets)", short(d.CPUSeconds), short(d.CPUMsPer1000Packets))},
-			{Key: "late by", Value: fmt.Sprintf("%s ms on average, %s ms at most", short(d.MeanLateMs), short(d.MaxLateMs))},
+	for _, c := range []struct {
+		when string
+		d    *summary.DelayLineCost
+	}{{"window", n.DelayLine}, {"calibration", n.CalibrationDelayLine}} {
+		if c.d == nil {
+			continue
 		}
+		cpu := short(c.d.CPUSeconds) + " s of the helpers' CPU"
+		if c.d.CPUMsPer1000Packets > 0 {
+			cpu += fmt.Sprintf(" (%s ms per 1000 packets)", short(c.d.CPUMsPer1000Packets))
+		}
+		v.Cost = append(v.Cost,
+			KV{Key: "packets delayed (" + c.when + ")", Value: strconv.FormatUint(c.d.Packets, 10)},
+			KV{Key: "CPU (" + c.when + ")", Value: cpu},
+			KV{Key: "late by (" + c.when + ")", Value: fmt.Sprintf("%s ms on average, %s ms at most", short(c.d.MeanLateMs), short(c.d.MaxLateMs))},
+		)
 	}
 	return v, errors.Join(errs...)
 }

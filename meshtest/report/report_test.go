@@ -182,8 +182,10 @@ func TestWriteNetwork(t *testing.T) {
 	assert.False(t, hasClass(rows[0], "bad"))
 	assert.True(t, hasClass(one(t, off[8], "span", "pill"), "mismatch"))
 
-	assert.Equal(t, []string{"packets delayed", "184220", "CPU", "2.41 s (13.1 ms per 1000 packets)", "late by", "0.084 ms on average, 1.9 ms at most"},
-		terms(one(t, net, "dl", "cost")))
+	assert.Equal(t, []string{
+		"packets delayed (window)", "184220", "CPU (window)", "2.41 s of the helpers' CPU (13.1 ms per 1000 packets)", "late by (window)", "0.084 ms on average, 1.9 ms at most",
+		"packets delayed (calibration)", "640", "CPU (calibration)", "0.31 s of the helpers' CPU", "late by (calibration)", "0.07 ms on average, 5.5 ms at most",
+	}, terms(one(t, net, "dl", "cost")), "the per-packet CPU only over 1000 packets")
 }
 
 // TestWriteNetworkStatus: the section's verdict follows the paths.

@@ -171,7 +171,8 @@ func sampleNetwork(off bool) *summary.Network {
 			{From: "peer-1", To: "peer-2", WantRTTMs: 80, GotRTTMs: 80.9, WantLoss: 0.0199, GotLoss: 0.02, Probes: 500,
 				Verdict: summary.CalibrationOK},
 		},
-		DelayLine: &summary.DelayLineCost{Packets: 184220, CPUSeconds: 2.41, CPUMsPer1000Packets: 13.1, MeanLateMs: 0.084, MaxLateMs: 1.9},
+		DelayLine:            &summary.DelayLineCost{Packets: 184220, CPUSeconds: 2.41, CPUMsPer1000Packets: 13.1, MeanLateMs: 0.084, MaxLateMs: 1.9},
+		CalibrationDelayLine: &summary.DelayLineCost{Packets: 640, CPUSeconds: 0.31, MeanLateMs: 0.07, MaxLateMs: 5.5},
 	}
 	if off {
 		c := &n.Calibration[2]
