@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +69,17 @@ type Config struct {
 	// Perf makes the node answer the perf protocol (/perf/1.0.0) and serve
 	// POST /perf, which runs it against another -perf node.
 	Perf bool
+	// GossipTopic, when set, starts go-libp2p-pubsub's GossipSub router with
+	// its default parameters, joins and subscribes to this topic and serves
+	// POST /publish and GET /gossip/records. Empty: no pubsub at all.
+	GossipTopic string
+	// GossipRate, when > 0, makes the node publish that many messages a
+	// second on GossipTopic by itself; 0 publishes only on request.
+	GossipRate float64
+	// GossipSize is the payload size in bytes of a message published at
+	// GossipRate or by a POST /publish without a size; 0 means
+	// DefaultGossipSize. At least the 24-byte header.
+	GossipSize int
 	// ExtraBytesPerConn, when > 0, makes the node hold that many resident bytes
 	// per open connection. It exists only to prove that a regression gate
 	// catches a costlier node; never set it in a real experiment.
@@ -154,6 +166,19 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		{"max-conns", "cap `n` on total connections in the resource manager; 0 = unlimited (default 0)", countSetter(&cfg.MaxConns)},
 		{"conn-low", "connection manager low watermark `n`; needs -conn-high (default 0)", countSetter(&cfg.ConnLow)},
 		{"conn-high", "connection manager high watermark `n`; 0 = never trim connections (default 0)", countSetter(&cfg.ConnHigh)},
+		{"gossip-topic", "join and subscribe to this pubsub `topic` with GossipSub and serve POST /publish, GET /gossip/records; empty = no pubsub (default empty)", func(s string) error {
+			cfg.GossipTopic = strings.TrimSpace(s)
+			return nil
+		}},
+		{"gossip-rate", "publish this many `messages/s` on -gossip-topic; 0 = only on POST /publish (default 0)", func(s string) error {
+			f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if err != nil || !(f >= 0) || math.IsInf(f, 0) {
+				return fmt.Errorf("expected a non-negative number of messages per second such as 10 or 0.5, got %q", s)
+			}
+			cfg.GossipRate = f
+			return nil
+		}},
+		{"gossip-size", "payload `bytes` of a published message, header included (default 1024)", countSetter(&cfg.GossipSize)},
 		{"extra-bytes-per-conn", "TEST ONLY: hold this many `bytes` resident bytes per open connection, to prove a regression gate catches a costlier node (default 0)", countSetter(&cfg.ExtraBytesPerConn)},
 	}
 	for _, o := range opts {
@@ -279,6 +304,9 @@ func (c Config) withDefaults() Config {
 	if c.DialTimeout == 0 {
 		c.DialTimeout = DefaultDialTimeout
 	}
+	if c.GossipSize == 0 {
+		c.GossipSize = DefaultGossipSize
+	}
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
@@ -318,6 +346,15 @@ func (c Config) validate() error {
 		if _, err := peer.AddrInfoFromP2pAddr(a); err != nil {
 			errs = append(errs, fmt.Errorf("-dial %s: expected a multiaddr ending in /p2p/<peer ID>: %w", a, err))
 		}
+	}
+	if !(c.GossipRate >= 0) || math.IsInf(c.GossipRate, 0) {
+		errs = append(errs, fmt.Errorf("-gossip-rate %v: expected a non-negative number of messages per second", c.GossipRate))
+	}
+	if c.GossipRate > 0 && c.GossipTopic == "" {
+		errs = append(errs, fmt.Errorf("-gossip-rate %v: needs -gossip-topic", c.GossipRate))
+	}
+	if c.GossipSize != 0 && (c.GossipSize < gossipHeaderSize || c.GossipSize > maxGossipSize) {
+		errs = append(errs, fmt.Errorf("-gossip-size %d: expected %d-%d bytes (the header is %d)", c.GossipSize, gossipHeaderSize, maxGossipSize, gossipHeaderSize))
 	}
 	errs = append(errs, c.validateTransport()...)
 	return errors.Join(errs...)

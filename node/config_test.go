@@ -120,6 +120,25 @@ func TestParseConfig(t *testing.T) {
 		{name: "perf env", env: map[string]string{"MESHNODE_PERF": "1"}, check: func(t *testing.T, c Config) { require.True(t, c.Perf) }},
 		{name: "bad perf flag", args: []string{"-perf=2"}, wantErr: []string{"-perf", "true or false", `"2"`}},
 		{name: "bad perf env", env: map[string]string{"MESHNODE_PERF": "yes"}, wantErr: []string{"MESHNODE_PERF", "-perf", "true or false"}},
+		{name: "gossip flags", args: []string{"-gossip-topic", "blocks", "-gossip-rate", "2.5", "-gossip-size", "4096"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, "blocks", c.GossipTopic)
+				require.Equal(t, 2.5, c.GossipRate)
+				require.Equal(t, 4096, c.GossipSize)
+			}},
+		{name: "gossip env", env: map[string]string{"MESHNODE_GOSSIP_TOPIC": "t", "MESHNODE_GOSSIP_RATE": "10"},
+			check: func(t *testing.T, c Config) {
+				require.Equal(t, "t", c.GossipTopic)
+				require.Equal(t, 10.0, c.GossipRate)
+				require.Zero(t, c.GossipSize, "0 means DefaultGossipSize")
+			}},
+		{name: "bad gossip rate flag", args: []string{"-gossip-topic", "t", "-gossip-rate", "fast"}, wantErr: []string{"-gossip-rate", "messages per second", `"fast"`}},
+		{name: "negative gossip rate env", env: map[string]string{"MESHNODE_GOSSIP_TOPIC": "t", "MESHNODE_GOSSIP_RATE": "-1"}, wantErr: []string{"MESHNODE_GOSSIP_RATE", "-gossip-rate", "non-negative"}},
+		{name: "NaN gossip rate", args: []string{"-gossip-topic", "t", "-gossip-rate", "NaN"}, wantErr: []string{"-gossip-rate", "non-negative"}},
+		{name: "gossip rate without topic", args: []string{"-gossip-rate", "1"}, wantErr: []string{"-gossip-rate 1", "needs -gossip-topic"}},
+		{name: "gossip size below header", args: []string{"-gossip-topic", "t", "-gossip-size", "10"}, wantErr: []string{"-gossip-size 10", "24-"}},
+		{name: "gossip size too big", args: []string{"-gossip-topic", "t", "-gossip-size", "2000000"}, wantErr: []string{"-gossip-size 2000000", "bytes"}},
+		{name: "bad gossip size env", env: map[string]string{"MESHNODE_GOSSIP_SIZE": "1k"}, wantErr: []string{"MESHNODE_GOSSIP_SIZE", "-gossip-size", "non-negative integer"}},
 		{name: "unknown flag", args: []string{"-peers", "3"}, wantErr: []string{"-peers"}},
 		{name: "positional", args: []string{"extra"}, wantErr: []string{"unexpected arguments"}},
 	}

@@ -16,7 +16,7 @@ type PeersResponse struct {
 	Peers       []string `json:"peers"` // sorted, unique connected peers
 }
 
-func newMux(h host.Host, regs *registries, cfg Config) *http.ServeMux {
+func newMux(h host.Host, regs *registries, cfg Config, g *gossip) *http.ServeMux {
 	mux := http.NewServeMux()
 	if cfg.Ping {
 		mux.HandleFunc("GET /ping", pingHandler(h))
@@ -27,6 +27,13 @@ func newMux(h host.Host, regs *registries, cfg Config) *http.ServeMux {
 		mux.HandleFunc("POST /perf", perfHandler(h, cfg.transportName()))
 	} else {
 		mux.HandleFunc("POST /perf", disabledHandler("perf"))
+	}
+	if g != nil {
+		mux.HandleFunc("POST /publish", g.publishHandler)
+		mux.HandleFunc("GET /gossip/records", g.recordsHandler)
+	} else {
+		mux.HandleFunc("POST /publish", gossipOff)
+		mux.HandleFunc("GET /gossip/records", gossipOff)
 	}
 	full := promhttp.HandlerFor(regs.all, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {

@@ -18,6 +18,7 @@ import (
 // a handful of families from 100 nodes every second.
 type registries struct {
 	libp2p  *prometheus.Registry // handed to libp2p.PrometheusRegisterer
+	node    *prometheus.Registry // the meshnode_* families
 	sources []source             // checked in order; the last one catches all names
 	all     prometheus.Gatherer
 	proc    prometheus.Gatherer // an io.Closer on Linux: it keeps /proc files open
@@ -40,6 +41,7 @@ func newRegistries(h func() host.Host, peerID string) *registries {
 
 	r := &registries{
 		libp2p: p2pReg,
+		node:   nodeReg,
 		proc:   proc,
 		sources: []source{
 			{"go_", goReg},

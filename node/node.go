@@ -27,6 +27,7 @@ type Node struct {
 	httpLn  net.Listener
 	events  *eventLog
 	ballast *ballast
+	gossip  *gossip // nil without -gossip-topic
 
 	cancel context.CancelFunc // stops the dialers
 	dials  sync.WaitGroup
@@ -99,15 +100,27 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		h.Network().Notify(n.ballast.notifiee())
 	}
 
+	if cfg.GossipTopic != "" {
+		n.gossip, err = startGossip(h, regs.node, cfg)
+		if err != nil {
+			_ = h.Close()
+			_ = regs.close()
+			return nil, fmt.Errorf("start node: %w", err)
+		}
+	}
+
 	ln, err := net.Listen("tcp4", net.JoinHostPort("0.0.0.0", strconv.Itoa(cfg.MetricsPort)))
 	if err != nil {
+		if n.gossip != nil {
+			n.gossip.close()
+		}
 		_ = h.Close()
 		_ = regs.close()
 		return nil, fmt.Errorf("start node: metrics listener on port %d: %w", cfg.MetricsPort, err)
 	}
 	n.httpLn = ln
 	n.httpSrv = &http.Server{
-		Handler:           newMux(h, regs, cfg),
+		Handler:           newMux(h, regs, cfg, n.gossip),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() { _ = n.httpSrv.Serve(ln) }() // returns ErrServerClosed on Close
@@ -205,6 +218,9 @@ func (n *Node) Close() error {
 		var errs []error
 		if err := n.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("close node: http server: %w", err))
+		}
+		if n.gossip != nil {
+			n.gossip.close()
 		}
 		if err := n.host.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close node: libp2p host: %w", err))
