@@ -196,7 +196,7 @@ func checkLoss(r Result, want Expected, got Measured) Result {
 	switch {
 	case got.Probes < need:
 		r.Outcome = Undecided
-		r.Note = fmt.Sprintf("%d probes sent; at %s loss, telling it within 1 pp takes %d", got.Probes, formatLoss(want.RoundTripLoss), need)
+		r.Note = fmt.Sprintf("%d probes sent; at %s loss, telling it within 1 pp takes %d", got.Probes, shape.FormatLoss(want.RoundTripLoss), need)
 	case math.Abs(got.RoundTripLoss-want.RoundTripLoss) <= LossTolerance:
 		r.Outcome = Pass
 	default:

@@ -149,7 +149,7 @@ func (c Conditions) Validate() error {
 	}
 	add(linkErr("link", c.Link))
 	if c.Regions.set() && !c.Link.IsZero() {
-		add(fmt.Errorf("link: %s has no effect with regions, where every pair of regions has its own link; add it to the regions' links, or leave it out", formatLink(c.Link)))
+		add(fmt.Errorf("link: %s has no effect with regions, where every pair of regions has its own link; add it to the regions' links, or leave it out", c.Link.String()))
 	}
 	for i, r := range c.Nodes {
 		at := fmt.Sprintf("nodes[%d]", i)

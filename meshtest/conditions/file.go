@@ -116,20 +116,20 @@ func position(data []byte, off int64) string {
 func (c Conditions) MarshalJSON() ([]byte, error) {
 	f := fileConditions{}
 	if !c.Link.IsZero() {
-		f.Link = formatLink(c.Link)
+		f.Link = c.Link.String()
 	}
 	for _, r := range c.Nodes {
 		n := fileNode{Select: r.Select}
 		if !r.Up.IsZero() {
-			n.Up = formatLink(r.Up)
+			n.Up = r.Up.String()
 		}
 		if !r.Down.IsZero() {
-			n.Down = formatLink(r.Down)
+			n.Down = r.Down.String()
 		}
 		f.Nodes = append(f.Nodes, n)
 	}
 	for _, r := range c.Links {
-		f.Links = append(f.Links, fileLink{From: r.From, To: r.To, Link: formatLink(r.Link), Both: r.Both})
+		f.Links = append(f.Links, fileLink{From: r.From, To: r.To, Link: r.Link.String(), Both: r.Both})
 	}
 	if c.Regions.set() {
 		f.Regions = c.Regions.file()
@@ -200,7 +200,7 @@ var cells = []struct {
 		func(l shape.Link) string { return formatDuration(l.Jitter) },
 		func(s string, l *shape.Link) (err error) { l.Jitter, err = shape.ParseDuration(s); return err }},
 	{"loss", func(f *fileRegions) *[][]string { return &f.Loss },
-		func(l shape.Link) string { return formatLoss(l.Loss) },
+		func(l shape.Link) string { return shape.FormatLoss(l.Loss) },
 		func(s string, l *shape.Link) (err error) { l.Loss, err = shape.ParseLoss(s); return err }},
 	{"rate", func(f *fileRegions) *[][]string { return &f.Rate },
 		func(l shape.Link) string { return shape.FormatRate(l.Rate) },
@@ -229,7 +229,7 @@ func (r Regions) file() *fileRegions {
 		}
 		out := make([]string, len(ls))
 		for i, l := range ls {
-			out[i] = formatLink(l)
+			out[i] = l.String()
 		}
 		return out
 	}

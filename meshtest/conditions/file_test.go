@@ -133,18 +133,6 @@ func TestMarshalRoundTrip(t *testing.T) {
 	}
 }
 
-func TestFormatLoss(t *testing.T) {
-	for _, tt := range []struct {
-		p    float64
-		want string
-	}{{0, "0"}, {0.01, "1%"}, {0.07, "7%"}, {0.001, "0.1%"}, {0.0199, "1.99%"}, {1, "100%"}, {1e-7, "0.0000001"}, {1.0 / 3, "0.3333333333333333"}, {0.123456789, "0.123456789"}} {
-		assert.Equal(t, tt.want, formatLoss(tt.p))
-		back, err := shape.ParseLoss(tt.want)
-		require.NoError(t, err)
-		assert.Equal(t, tt.p, back)
-	}
-}
-
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -31,7 +31,7 @@ type Path struct {
 
 // String reads like "latency=60ms,loss=1%,throughput=10mbit", or "none".
 func (p Path) String() string {
-	s := formatLink(shape.Link{Latency: p.Latency, Jitter: p.Jitter, Loss: p.Loss})
+	s := shape.Link{Latency: p.Latency, Jitter: p.Jitter, Loss: p.Loss}.String()
 	if p.Throughput == 0 {
 		return s
 	}

@@ -96,7 +96,7 @@ func (l Link) String() string {
 		parts = append(parts, "jitter="+l.Jitter.String())
 	}
 	if l.Loss != 0 {
-		parts = append(parts, "loss="+strconv.FormatFloat(l.Loss*100, 'g', -1, 64)+"%")
+		parts = append(parts, "loss="+FormatLoss(l.Loss))
 	}
 	if l.Rate != 0 {
 		parts = append(parts, "rate="+FormatRate(l.Rate))
@@ -175,6 +175,24 @@ func ParseLoss(s string) (float64, error) {
 		return 0, fmt.Errorf("loss %q: must be between 0 and 100%%", s)
 	}
 	return v, nil
+}
+
+// FormatLoss writes a loss as ParseLoss reads it back exactly: a
+// percentage with the fewest decimals (up to six) that does, else the
+// fraction itself, since not every float is a decimal percentage divided
+// by 100 ("7%" for 0.07, where plain formatting of 0.07·100 gives
+// "7.000000000000001%").
+func FormatLoss(p float64) string {
+	if p == 0 {
+		return "0"
+	}
+	for prec := 0; prec <= 6; prec++ {
+		s := strconv.FormatFloat(p*100, 'f', prec, 64) + "%"
+		if v, err := ParseLoss(s); err == nil && v == p {
+			return s
+		}
+	}
+	return strconv.FormatFloat(p, 'f', -1, 64)
 }
 
 // rateUnits are the units ParseRate accepts, case-insensitively, longest
