@@ -236,15 +236,13 @@ func (m *Mesh) readDelayLine(ctx context.Context) DelayLine {
 		out     DelayLine
 		lateSum float64
 	)
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	var g errgroup.Group
+	g.SetLimit(16)
 	for _, s := range all {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			st, err := s.client.Stats(ctx)
 			if err != nil {
-				return
+				return nil // its node is down: its share is missing
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -252,9 +250,10 @@ func (m *Mesh) readDelayLine(ctx context.Context) DelayLine {
 			out.CPU += st.CPU
 			lateSum += float64(st.Delay.MeanLate) * float64(st.Delay.Packets)
 			out.MaxLate = max(out.MaxLate, st.Delay.MaxLate)
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	if out.Packets > 0 {
 		out.MeanLate = time.Duration(lateSum / float64(out.Packets))
 	}

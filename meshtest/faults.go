@@ -582,19 +582,26 @@ func (m *Mesh) bringBack(ctx context.Context, kind FaultKind, nodes []*Node, ev 
 			return err
 		}
 	}
+	m.setUp(nodes, kind != FaultUnpause)
+	return m.reshape(ctx)
+}
+
+// setUp records nodes as back, and the topology expected with them; anew
+// says they were started again (a new address, a new cgroup), which tells
+// Record to reopen their target and cost reader.
+func (m *Mesh) setUp(nodes []*Node, anew bool) {
 	m.faultMu.Lock()
+	defer m.faultMu.Unlock()
 	if m.faults.gen == nil {
 		m.faults.gen = map[string]int{}
 	}
 	for _, n := range nodes {
 		delete(m.faults.down, n.Name)
-		if kind != FaultUnpause {
+		if anew {
 			m.faults.gen[n.Name]++
 		}
 	}
 	m.expectLocked(true)
-	m.faultMu.Unlock()
-	return m.reshape(ctx)
 }
 
 // replace removes each node (and its helper) and starts a newcomer under
@@ -645,16 +652,7 @@ func (m *Mesh) replace(ctx context.Context, nodes []*Node, ev *Event) error {
 		ev.Detail += fmt.Sprintf("%s %s → %s; ", n.Name, short(old[i]), short(n.PeerID))
 	}
 	ev.Detail = strings.TrimSuffix(ev.Detail, "; ")
-	m.faultMu.Lock()
-	if m.faults.gen == nil {
-		m.faults.gen = map[string]int{}
-	}
-	for _, n := range nodes {
-		delete(m.faults.down, n.Name)
-		m.faults.gen[n.Name]++
-	}
-	m.expectLocked(true)
-	m.faultMu.Unlock()
+	m.setUp(nodes, true)
 	// A helper for each newcomer, and rules naming its address.
 	return m.reshape(ctx)
 }

@@ -218,7 +218,7 @@ func (m *Mesh) start() error {
 	if err := m.startNodes(ctx); err != nil {
 		return m.why(err)
 	}
-	if err := m.shapeNetwork(ctx); err != nil {
+	if err := m.reshape(ctx); err != nil { // Config.Conditions, if any
 		return m.why(err)
 	}
 	if err := m.converge(ctx); err != nil {

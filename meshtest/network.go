@@ -310,12 +310,4 @@ func (m *Mesh) changeConditions(ctx context.Context, c conditions.Conditions, ev
 	return m.calibrate(ctx)
 }
 
-// shapeNetwork applies Config.Conditions at bring-up.
-func (m *Mesh) shapeNetwork(ctx context.Context) error {
-	if m.Config.Conditions.IsZero() {
-		return nil
-	}
-	return m.reshape(ctx)
-}
-
 var errNotShaped = errors.New("no network helper")
