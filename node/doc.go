@@ -138,7 +138,7 @@
 //	               (not connected, stream reset, timeout); 400 for a bad query;
 //	               404 naming -ping when it is off.
 //
-//	POST /perf     (-perf only) {"peer":"12D3…","addr":"<multiaddr, optional>","upload_bytes":N,"download_bytes":M}
+//	POST /perf     (-perf only) {"peer":"12D3…","addr":"<multiaddr, optional>","upload_bytes":N,"download_bytes":M,"close":false}
 //	               -> {"upload_bytes","download_bytes","time_to_first_byte_ns","upload_ns",
 //	               "download_ns","total_ns","connection_ns","error"}: one run of the perf
 //	               protocol against peer, which needs -perf too; see PerfResponse.
@@ -152,7 +152,9 @@
 // given, the node connects first and, as test-plans' go-libp2p perf client
 // counts it, connection_ns is the connect plus one perf round trip of 1 byte
 // each way on the new connection (stream negotiation included); the
-// connection stays open afterwards. Without addr an unconnected peer is an
+// connection stays open afterwards unless close is true, which closes the
+// connection the run opened (never one that existed), so a series of runs
+// measures a handshake each. Without addr an unconnected peer is an
 // error. A run, connection included, is cut (stream reset) after 5 minutes.
 //
 // go-libp2p runs its ping service (/ipfs/ping/1.0.0) in every host unless

@@ -33,6 +33,10 @@ type PerfRequest struct {
 	Addr          string `json:"addr,omitempty"` // dialed when not connected to Peer
 	UploadBytes   uint64 `json:"upload_bytes"`
 	DownloadBytes uint64 `json:"download_bytes"`
+	// Close closes the connection after the run when the run opened it, so
+	// every run of a series measures a new handshake and the topology is
+	// left as it was.
+	Close bool `json:"close,omitempty"`
 }
 
 // PerfResponse is the answer to POST /perf. Times are nanoseconds, measured
@@ -98,7 +102,7 @@ func perfHandler(h host.Host, transport string) http.HandlerFunc {
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, PerfResponse{Error: fmt.Sprintf("body: expected {\"peer\",\"addr\",\"upload_bytes\",\"download_bytes\"}: %v", err)})
+			writeJSON(w, http.StatusBadRequest, PerfResponse{Error: fmt.Sprintf("body: expected {\"peer\",\"addr\",\"upload_bytes\",\"download_bytes\",\"close\"}: %v", err)})
 			return
 		}
 		p, err := peer.Decode(req.Peer)
@@ -115,7 +119,7 @@ func perfHandler(h host.Host, transport string) http.HandlerFunc {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), perfTimeout)
 		defer cancel()
-		resp, err := runPerf(ctx, h, p, addr, req.UploadBytes, req.DownloadBytes)
+		resp, err := runPerf(ctx, h, p, addr, req.UploadBytes, req.DownloadBytes, req.Close)
 		if err != nil {
 			resp.Error = err.Error()
 			writeJSON(w, http.StatusBadGateway, resp)
@@ -145,9 +149,10 @@ func perfAddr(transport string, p peer.ID, s string) (ma.Multiaddr, error) {
 }
 
 // runPerf runs one perf exchange with p over the existing connection, first
-// connecting to addr (when not nil) if there is none. The response carries
-// what was measured before an error.
-func runPerf(ctx context.Context, h host.Host, p peer.ID, addr ma.Multiaddr, up, down uint64) (PerfResponse, error) {
+// connecting to addr (when not nil) if there is none, and with closeNew
+// closing the connection it opened afterwards. The response carries what
+// was measured before an error.
+func runPerf(ctx context.Context, h host.Host, p peer.ID, addr ma.Multiaddr, up, down uint64, closeNew bool) (PerfResponse, error) {
 	resp := PerfResponse{}
 	if h.Network().Connectedness(p) != network.Connected {
 		if addr == nil {
@@ -156,6 +161,9 @@ func runPerf(ctx context.Context, h host.Host, p peer.ID, addr ma.Multiaddr, up,
 		start := time.Now()
 		if err := h.Connect(ctx, peer.AddrInfo{ID: p, Addrs: []ma.Multiaddr{addr}}); err != nil {
 			return resp, fmt.Errorf("perf %s: connect to %s: %w", p, addr, err)
+		}
+		if closeNew {
+			defer func() { _ = h.Network().ClosePeer(p) }()
 		}
 		if _, err := perfExchange(ctx, h, p, 1, 1); err != nil {
 			return resp, fmt.Errorf("perf %s: first round trip on the new connection: %w", p, err)

@@ -70,6 +70,25 @@ func TestPerfNewConnection(t *testing.T) {
 	require.Equal(t, uint64(10), r.DownloadBytes)
 }
 
+// With close, every run measures a handshake of its own and leaves the
+// peers as they were; a connection that existed before is kept.
+func TestPerfCloseNewConnection(t *testing.T) {
+	a := startNode(t, Config{Perf: true})
+	b := startNode(t, Config{Perf: true})
+	for run := range 2 {
+		code, r := postPerf(t, b, PerfRequest{Peer: a.ID().String(), Addr: dialAddr(t, a).String(), DownloadBytes: 10, Close: true})
+		require.Equal(t, http.StatusOK, code, "run %d: error %q", run, r.Error)
+		require.Positive(t, r.ConnectionNs, "run %d: a new connection each time", run)
+		require.Empty(t, peersOf(t, b).Peers, "run %d: the connection it opened is closed", run)
+	}
+	code, r := postPerf(t, b, PerfRequest{Peer: a.ID().String(), Addr: dialAddr(t, a).String(), DownloadBytes: 10})
+	require.Equal(t, http.StatusOK, code, "error %q", r.Error)
+	code, r = postPerf(t, b, PerfRequest{Peer: a.ID().String(), Addr: dialAddr(t, a).String(), DownloadBytes: 10, Close: true})
+	require.Equal(t, http.StatusOK, code, "error %q", r.Error)
+	require.Zero(t, r.ConnectionNs, "over the existing connection")
+	require.Equal(t, []string{a.ID().String()}, peersOf(t, b).Peers, "a connection the run did not open stays")
+}
+
 func TestPerfErrors(t *testing.T) {
 	plain := startNode(t, Config{})
 	a, b := connectedPair(t, Config{}, Config{Perf: true}) // a does not answer perf
