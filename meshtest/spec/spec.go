@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -70,7 +71,89 @@ type Spec struct {
 	// CapAdd grants capabilities beyond none, only when asked (e.g.
 	// NET_ADMIN for traffic shaping).
 	CapAdd []string `json:"cap_add,omitempty"`
+
+	// Workloads says how the harness drives traffic through the node and
+	// reads what it saw; nil: the node runs idle experiments only.
+	Workloads *WorkloadAPI `json:"workloads,omitempty"`
 }
+
+// WorkloadAPI is the contract a node keeps so that the harness can measure
+// traffic through it, in the spirit of libp2p/test-plans (environment in,
+// JSON out): HTTP requests to the metrics port. A mesh that runs a
+// workload tells every node through NodeData (Topic, Perf, Ping), which
+// the spec's templates turn into the node's own flags or config, so a node
+// of a mesh without workloads runs exactly as idle as before. Each entry is
+// optional; a mesh asking for a workload its spec lacks fails before any
+// container starts.
+type WorkloadAPI struct {
+	Gossip *GossipAPI `json:"gossip,omitempty"`
+	// PerfPath answers POST {"peer","addr","upload_bytes","download_bytes",
+	// "close"} with {"upload_bytes","download_bytes",
+	// "time_to_first_byte_ns","download_ns","total_ns","connection_ns",
+	// "error"}: one run of /perf/1.0.0, as the bundled node's POST /perf
+	// (node/doc.go).
+	PerfPath string `json:"perf_path,omitempty"`
+	// PingPath answers GET ?peer=<ID>&count=N with {"rtts_ns":[…],
+	// "error"}: round trips of /ipfs/ping/1.0.0 over the existing
+	// connection, as the bundled node's GET /ping.
+	PingPath string `json:"ping_path,omitempty"`
+}
+
+// GossipAPI is how a pubsub topic is driven and read.
+type GossipAPI struct {
+	// Publish publishes one message on the topic.
+	Publish Request `json:"publish"`
+	// RecordsPath, when set, answers GET with one JSON object a line,
+	// {"id":"<32 hex>","first_delivery_ns":N,"duplicates":N}: the node's own
+	// record of each message it received (first delivery by its clock),
+	// read once at the end. The bundled node's GET /gossip/records.
+	RecordsPath string `json:"records_path,omitempty"`
+	// Subscribe, for software that keeps no records (Kubo): a streaming
+	// request answering one JSON object a line per message received. The
+	// harness holds it open from before publishing to the end, reads the
+	// payload's header (its ID and publish time) and takes the time it read
+	// the line as the delivery: its own clock, which on one machine is the
+	// nodes'. Duplicates are then unknown. One of RecordsPath and
+	// Subscribe is set.
+	Subscribe *Stream `json:"subscribe,omitempty"`
+	// ControlBytes, when set, is the node's count of control bytes sent
+	// (GRAFT, PRUNE, IHAVE, IWANT, IDONTWANT), read before and after the
+	// window.
+	ControlBytes *metrics.Query `json:"control_bytes,omitempty"`
+}
+
+// Request is an HTTP request to the node's metrics port. Path is a template
+// (NodeData: {{.Topic}}, {{.TopicMultibase}}).
+type Request struct {
+	Method string `json:"method,omitempty"` // default POST
+	Path   string `json:"path"`
+	// Body is what the request carries:
+	//   - "size": JSON {"size":N}; the node builds the payload and answers
+	//     {"id":"<32 hex>","published_ns":N} (the bundled node's /publish).
+	//   - "multipart": the harness builds the payload (meshtest/workload's
+	//     Payload: a 16-byte ID and the publish time, then padding) and posts
+	//     it as the form file "file" (Kubo's /api/v0/pubsub/pub).
+	//   - "raw": the payload built so is the body.
+	Body string `json:"body"`
+}
+
+// Stream is a streaming HTTP request whose answer is one JSON object a line.
+type Stream struct {
+	Method string `json:"method,omitempty"` // default POST
+	Path   string `json:"path"`             // a template, as Request's
+	// Data names the field holding the message payload; Encoding says how:
+	// "multibase" (a prefix letter then the data; Kubo's "u", base64url)
+	// or "base64" (standard, padded).
+	Data     string `json:"data"`
+	Encoding string `json:"encoding"`
+}
+
+// Publish bodies a GossipAPI may name.
+const (
+	BodySize      = "size"
+	BodyMultipart = "multipart"
+	BodyRaw       = "raw"
+)
 
 // Build makes an image offline: the bundled node of this module (Bundled),
 // `CGO_ENABLED=0 go install Package` (a module path with @version, fetched
@@ -127,6 +210,17 @@ type NodeData struct {
 	// Transport and Security are the spec's, defaults filled in: "tcp",
 	// "noise" ("" for QUIC, whose handshake is its own).
 	Transport, Security string
+	// The workloads the mesh runs, for templates to turn on: the pubsub
+	// topic every node joins ("" for none), and whether the perf and ping
+	// endpoints must answer.
+	Topic      string
+	Perf, Ping bool
+}
+
+// TopicMultibase is Topic as Kubo's RPC API takes it: multibase base64url
+// ("u" then unpadded base64url).
+func (d NodeData) TopicMultibase() string {
+	return "u" + base64.RawURLEncoding.EncodeToString([]byte(d.Topic))
 }
 
 // PeerData is a node as another node's templates see it.
@@ -206,6 +300,10 @@ func Bundled() *Spec {
 			"MESHNODE_DIAL":         "{{.DialAddrs}}",
 			"MESHNODE_TRANSPORT":    "{{.Transport}}",
 			"MESHNODE_SECURITY":     "{{.Security}}",
+			// Empty and false are the node's defaults: off.
+			"MESHNODE_GOSSIP_TOPIC": "{{.Topic}}",
+			"MESHNODE_PERF":         "{{.Perf}}",
+			"MESHNODE_PING":         "{{.Ping}}",
 		},
 		Identity:      Identity{From: "assigned"},
 		Ready:         Ready{HTTPPath: "/healthz"},
@@ -213,6 +311,15 @@ func Bundled() *Spec {
 		PeersPath:     "/peers",
 		Metrics:       metrics.DefaultQueries(),
 		FilterMetrics: true,
+		Workloads: &WorkloadAPI{
+			Gossip: &GossipAPI{
+				Publish:      Request{Path: "/publish", Body: BodySize},
+				RecordsPath:  "/gossip/records",
+				ControlBytes: &metrics.Query{Name: "gossip_control_bytes_sent", Family: "meshnode_gossip_control_bytes_total", Labels: map[string]string{"direction": "sent"}},
+			},
+			PerfPath: "/perf",
+			PingPath: "/ping",
+		},
 	}
 }
 
@@ -337,6 +444,9 @@ func (s *Spec) Check() error {
 			return fmt.Errorf(`%s: ready "log_pattern": %w`, where, err)
 		}
 	}
+	if err := s.Workloads.check(where); err != nil {
+		return err
+	}
 	probe := NodeData{Dial: []PeerData{{}}}
 	for _, a := range s.Args {
 		if _, err := render(a, probe); err != nil {
@@ -362,6 +472,44 @@ func (s *Spec) Check() error {
 	}
 	return nil
 }
+
+// check validates the contract; nil is valid (no workloads).
+func (w *WorkloadAPI) check(where string) error {
+	if w == nil || w.Gossip == nil {
+		return nil
+	}
+	g := w.Gossip
+	switch g.Publish.Body {
+	case BodySize, BodyMultipart, BodyRaw:
+	default:
+		return fmt.Errorf(`%s: workloads gossip publish "body" %q; use "size", "multipart" or "raw"`, where, g.Publish.Body)
+	}
+	if g.Publish.Path == "" {
+		return fmt.Errorf(`%s: workloads gossip "publish" needs a "path"`, where)
+	}
+	if (g.RecordsPath == "") == (g.Subscribe == nil) {
+		return fmt.Errorf(`%s: workloads gossip needs exactly one of "records_path" (the node keeps records) or "subscribe" (the harness reads a stream)`, where)
+	}
+	paths := []string{g.Publish.Path}
+	if st := g.Subscribe; st != nil {
+		if st.Path == "" || st.Data == "" {
+			return fmt.Errorf(`%s: workloads gossip "subscribe" needs a "path" and the "data" field that holds the payload`, where)
+		}
+		if st.Encoding != "multibase" && st.Encoding != "base64" {
+			return fmt.Errorf(`%s: workloads gossip subscribe "encoding" %q; use "multibase" or "base64"`, where, st.Encoding)
+		}
+		paths = append(paths, st.Path)
+	}
+	for _, p := range paths {
+		if _, err := render(p, NodeData{Topic: "t"}); err != nil {
+			return fmt.Errorf("%s: workloads gossip path: %w", where, err)
+		}
+	}
+	return nil
+}
+
+// RenderPath fills a workload path template for one node.
+func RenderPath(path string, d NodeData) (string, error) { return render(path, d) }
 
 // LinePattern compiles a pattern that is matched against a node's whole
 // output, in multi-line mode so that ^ and $ anchor at line ends.

@@ -36,6 +36,16 @@ func TestSpecCheck(t *testing.T) {
 		{"webtransport", func(s *Spec) { s.Transport = "webtransport" }, "hash of a certificate the node makes at start"},
 		{"security", func(s *Spec) { s.Security = "plaintext" }, `"security" "plaintext"; use noise or tls`},
 		{"security over quic", func(s *Spec) { s.Transport, s.Security = "quic-v1", "tls" }, "QUIC brings its own TLS 1.3 handshake"},
+		{"publish body", func(s *Spec) { s.Workloads = gossipAPI(func(g *GossipAPI) { g.Publish.Body = "form" }) }, `publish "body" "form"`},
+		{"publish path", func(s *Spec) { s.Workloads = gossipAPI(func(g *GossipAPI) { g.Publish.Path = "" }) }, `"publish" needs a "path"`},
+		{"records and subscribe", func(s *Spec) {
+			s.Workloads = gossipAPI(func(g *GossipAPI) { g.Subscribe = &Stream{Path: "/sub", Data: "data", Encoding: "base64"} })
+		}, `exactly one of "records_path"`},
+		{"neither records nor subscribe", func(s *Spec) { s.Workloads = gossipAPI(func(g *GossipAPI) { g.RecordsPath = "" }) }, `exactly one of "records_path"`},
+		{"subscribe encoding", func(s *Spec) {
+			s.Workloads = gossipAPI(func(g *GossipAPI) { g.RecordsPath, g.Subscribe = "", &Stream{Path: "/sub", Data: "data", Encoding: "hex"} })
+		}, `subscribe "encoding" "hex"`},
+		{"path template", func(s *Spec) { s.Workloads = gossipAPI(func(g *GossipAPI) { g.Publish.Path = "/pub?arg={{.Topik}}" }) }, "can't evaluate field Topik"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := validSpec()
@@ -44,6 +54,29 @@ func TestSpecCheck(t *testing.T) {
 			assert.ErrorContains(t, s.Check(), `spec "other"`, "the error names the spec")
 		})
 	}
+}
+
+// gossipAPI is a valid gossip contract changed by change.
+func gossipAPI(change func(*GossipAPI)) *WorkloadAPI {
+	g := &GossipAPI{Publish: Request{Path: "/publish?t={{.TopicMultibase}}", Body: BodySize}, RecordsPath: "/records"}
+	change(g)
+	return &WorkloadAPI{Gossip: g}
+}
+
+// TestBundledWorkloadsOff: a node of a mesh without workloads gets the
+// node's own defaults (empty, false), so it runs as idle as before.
+func TestBundledWorkloadsOff(t *testing.T) {
+	off, err := Bundled().Render(NodeData{})
+	require.NoError(t, err)
+	on, err := Bundled().Render(NodeData{Topic: "blocks", Perf: true, Ping: true})
+	require.NoError(t, err)
+	for _, k := range []string{"MESHNODE_GOSSIP_TOPIC", "MESHNODE_PERF", "MESHNODE_PING"} {
+		assert.Contains(t, []string{"", "false"}, off.Env[k], k)
+	}
+	assert.Equal(t, "blocks", on.Env["MESHNODE_GOSSIP_TOPIC"])
+	assert.Equal(t, "true", on.Env["MESHNODE_PERF"])
+	assert.Equal(t, "true", on.Env["MESHNODE_PING"])
+	assert.Equal(t, "uYmxvY2tz", NodeData{Topic: "blocks"}.TopicMultibase())
 }
 
 // TestDialAddr: other nodes dial a node at its transport's address form.
