@@ -92,6 +92,12 @@ type Config struct {
 	// metrics, Prometheus) is not shaped.
 	Conditions conditions.Conditions `json:"conditions,omitzero"`
 
+	// Workloads turns on in every node what the workloads a test drives
+	// need (Mesh.Publish, RecordGossip, Perf, Ping): a pubsub topic, the
+	// perf and ping endpoints. Each node's spec says how (spec.WorkloadAPI);
+	// off, a node runs exactly as idle as without them.
+	Workloads Workloads `json:"workloads,omitzero"`
+
 	// Monitor deploys a real Prometheus server (built from source) into the
 	// mesh, scraping every node and the harness's container samples; its
 	// TSDB snapshot goes into the artifacts. Off: nothing of it is built.
@@ -109,6 +115,14 @@ type Config struct {
 	// Backend runs the nodes. Nil means Docker (meshtest/backend/docker),
 	// found as testcontainers-go finds it.
 	Backend backend.Backend `json:"-"`
+}
+
+// Workloads are the workloads a mesh's nodes are ready for.
+type Workloads struct {
+	// Topic is the pubsub topic every node joins; "" for no pubsub.
+	Topic string `json:"gossip_topic,omitempty"`
+	Perf  bool   `json:"perf,omitempty"` // answer /perf/1.0.0 and serve the perf endpoint
+	Ping  bool   `json:"ping,omitempty"` // serve the ping endpoint
 }
 
 // Group is a share of the peers running one spec.
@@ -238,6 +252,9 @@ func (c Config) validate() error {
 			}
 		}
 	}
+	if err := c.checkWorkloads(); err != nil {
+		return err
+	}
 	for i, s := range c.Services {
 		if s == nil {
 			return fmt.Errorf("Config.Services[%d] is nil", i)
@@ -268,6 +285,44 @@ func (c Config) validate() error {
 		}
 		if sum != c.Peers {
 			return fmt.Errorf("Config.Groups hold %d peers in all, but Config.Peers = %d: make the counts add up", sum, c.Peers)
+		}
+	}
+	return nil
+}
+
+// checkWorkloads: every spec a node runs keeps the contract of each
+// workload asked for.
+func (c Config) checkWorkloads() error {
+	w := c.Workloads
+	if w == (Workloads{}) {
+		return nil
+	}
+	type used struct {
+		field string
+		s     *spec.Spec
+	}
+	specs := []used{{"Config.Spec", cmp.Or(c.Spec, spec.Bundled())}}
+	if c.BootstrapSpec != nil {
+		specs = append(specs, used{"Config.BootstrapSpec", c.BootstrapSpec})
+	}
+	for i, g := range c.Groups {
+		if g.Spec != nil {
+			specs = append(specs, used{fmt.Sprintf("Config.Groups[%d].Spec", i), g.Spec})
+		}
+	}
+	for _, u := range specs {
+		api := u.s.Workloads
+		missing := ""
+		switch {
+		case w.Topic != "" && (api == nil || api.Gossip == nil):
+			missing = `"gossip"`
+		case w.Perf && (api == nil || api.PerfPath == ""):
+			missing = `"perf_path"`
+		case w.Ping && (api == nil || api.PingPath == ""):
+			missing = `"ping_path"`
+		}
+		if missing != "" {
+			return fmt.Errorf("Config.Workloads asks for %+v, but %s (spec %q) has no workloads %s: add it to the spec (see spec.WorkloadAPI) or drop the workload", w, u.field, u.s.Name, missing)
 		}
 	}
 	return nil

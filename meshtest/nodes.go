@@ -117,6 +117,7 @@ func (m *Mesh) nodeData(i int) spec.NodeData {
 		P2PPort: n.spec.P2PPort, MetricsPort: n.spec.MetricsPort,
 		Key: n.key, Bootstrap: m.peerData(0),
 		Transport: n.spec.TransportName(), Security: n.spec.SecurityName(),
+		Topic: m.Config.Workloads.Topic, Perf: m.Config.Workloads.Perf, Ping: m.Config.Workloads.Ping,
 	}
 	if n.key != "" {
 		d.PeerID = n.PeerID

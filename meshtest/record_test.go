@@ -55,11 +55,16 @@ func TestConfigCheck(t *testing.T) {
 		{Config{Peers: 5, Interval: 10 * 1e6}, "Config.Interval = 10ms"},
 		{Config{Peers: 2, Groups: []Group{{Name: "a", Spec: spec.Bundled(), Count: 1}}}, "Config.Groups hold 1 peers in all, but Config.Peers = 2"},
 		{Config{Peers: 1, Services: []*spec.Spec{{Name: "x"}}}, `Config.Services[0]: spec "x": set "image"`},
+		{Config{Peers: 1, Workloads: Workloads{Topic: "t"}, BootstrapSpec: &spec.Spec{Name: "plain", Image: "plain:1", P2PPort: 1, MetricsPort: 2, Identity: spec.Identity{From: "assigned"}}},
+			`Config.BootstrapSpec (spec "plain") has no workloads "gossip"`},
+		{Config{Peers: 1, Workloads: Workloads{Perf: true}, Spec: &spec.Spec{Name: "plain", Image: "plain:1", P2PPort: 1, MetricsPort: 2, Identity: spec.Identity{From: "assigned"}}},
+			`Config.Spec (spec "plain") has no workloads "perf_path"`},
 	} {
 		assert.ErrorContains(t, tc.cfg.Check(), tc.want, "%+v", tc.cfg)
 	}
 	assert.NoError(t, Config{Peers: 1022}.Check())
 	assert.NoError(t, Config{Peers: 1}.Check())
+	assert.NoError(t, Config{Peers: 1, Workloads: Workloads{Topic: "t", Perf: true, Ping: true}}.Check(), "the bundled node keeps every contract")
 }
 
 // TestConfigJSON: a Config encodes its durations as seconds, as the rest of
