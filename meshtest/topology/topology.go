@@ -179,3 +179,46 @@ func (g Graph) components() []int {
 	}
 	return parent
 }
+
+// Hops is the length in edges of a shortest path from node from to every
+// node (0 for itself), -1 where no path exists: how many relays a message
+// from that node needs at least.
+func (g Graph) Hops(from int) []int {
+	hops := make([]int, g.N)
+	for i := range hops {
+		hops[i] = -1
+	}
+	adj := make([][]int, g.N)
+	for _, e := range g.Edges {
+		adj[e.From] = append(adj[e.From], e.To)
+		adj[e.To] = append(adj[e.To], e.From)
+	}
+	hops[from] = 0
+	queue := []int{from}
+	for len(queue) > 0 {
+		i := queue[0]
+		queue = queue[1:]
+		for _, j := range adj[i] {
+			if hops[j] < 0 {
+				hops[j] = hops[i] + 1
+				queue = append(queue, j)
+			}
+		}
+	}
+	return hops
+}
+
+// Diameter is the longest of the shortest paths between two nodes, in
+// edges; -1 when the graph is not connected.
+func (g Graph) Diameter() int {
+	d := 0
+	for i := range g.N {
+		for _, h := range g.Hops(i) {
+			if h < 0 {
+				return -1
+			}
+			d = max(d, h)
+		}
+	}
+	return d
+}

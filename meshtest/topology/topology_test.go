@@ -64,3 +64,18 @@ func TestComponents(t *testing.T) {
 		})
 	}
 }
+
+func TestHopsAndDiameter(t *testing.T) {
+	line, err := Line(5)
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 1, 0, 1, 2}, line.Hops(2))
+	assert.Equal(t, 4, line.Diameter())
+	ring, err := Ring(6)
+	require.NoError(t, err)
+	assert.Equal(t, 3, ring.Diameter())
+	assert.Equal(t, 2, Star(9).Diameter(), "a star's peers are two hops apart")
+	assert.Equal(t, 1, Star(9).Hops(0)[3])
+	two := Graph{N: 4, Edges: []Edge{{From: 0, To: 1}, {From: 2, To: 3}}}
+	assert.Equal(t, []int{0, 1, -1, -1}, two.Hops(0))
+	assert.Equal(t, -1, two.Diameter())
+}
