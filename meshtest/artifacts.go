@@ -125,9 +125,9 @@ func (r *Recording) artifacts() (map[string][]byte, error) {
 	files["samples.csv"] = csv.Bytes()
 	var charts []string
 	r.svgs = map[string][]byte{}
-	for _, cf := range chartFigures {
-		base := fmt.Sprintf("%s-%s", r.filePrefix(), cf.file)
-		rendered, err := chart.Files(base, r.timeChart(cf))
+	for _, nc := range r.allCharts() {
+		base := fmt.Sprintf("%s-%s", r.filePrefix(), nc.file)
+		rendered, err := chart.Files(base, nc.c)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -136,7 +136,7 @@ func (r *Recording) artifacts() (map[string][]byte, error) {
 			charts = append(charts, name)
 		}
 		if svg, ok := rendered[base+".svg"]; ok {
-			r.svgs[cf.title] = svg // report.html shows these, not a second rendering
+			r.svgs[nc.title] = svg // report.html shows these, not a second rendering
 		}
 	}
 	r.charts = charts
@@ -161,8 +161,16 @@ func writeFiles(dir string, files map[string][]byte) error {
 	return errors.Join(errs...)
 }
 
-// timeChart is one figure over time: the bootstrap, and the peers' mean
-// and p95 across nodes in each round.
+// allCharts are the run's charts in the order files and the report list
+// them: the figures over time, then the workload's.
+func (r *Recording) allCharts() []namedChart {
+	var out []namedChart
+	for _, cf := range chartFigures {
+		out = append(out, namedChart{cf.file, cf.title, r.timeChart(cf)})
+	}
+	return append(out, r.workloadCharts()...)
+}
+
 // markers are the faults within the window, as lines on the time charts:
 // "partition +11.0s" (in effect after), "heal +2.1s" (recovered after).
 func (r *Recording) markers() []chart.Marker {
@@ -187,6 +195,8 @@ func (r *Recording) markers() []chart.Marker {
 	return ms
 }
 
+// timeChart is one figure over time: the bootstrap, and the peers' mean
+// and p95 across nodes in each round.
 func (r *Recording) timeChart(cf chartFigure) chart.TimeChart {
 	c := chart.TimeChart{
 		Title:  fmt.Sprintf("%s: %s, %d peers", cf.title, r.Graph.Name, r.Config.Peers),
@@ -218,9 +228,9 @@ func (r *Recording) timeChart(cf chartFigure) chart.TimeChart {
 // the test's.
 func (r *Recording) writeReport(t testing.TB, dirs []string) {
 	var charts []report.Chart
-	for _, cf := range chartFigures {
-		if svg, ok := r.svgs[cf.title]; ok {
-			charts = append(charts, report.Chart{Title: cf.title, SVG: svg})
+	for _, nc := range r.allCharts() {
+		if svg, ok := r.svgs[nc.title]; ok {
+			charts = append(charts, report.Chart{Title: nc.title, SVG: svg})
 		}
 	}
 	d := report.FromSummary(r.Summary(), !t.Failed(), charts)

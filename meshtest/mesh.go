@@ -18,6 +18,7 @@ import (
 	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/backend/docker"
 	"github.com/meshtest/meshtest/meshtest/spec"
+	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -102,6 +103,10 @@ type Mesh struct {
 	shapeToken string             // what the helpers' control API asks for
 
 	errorf func(string, ...any) // the test's Errorf, for a node that dies unplanned
+
+	workMu sync.Mutex
+	perfs  []summary.Perf // every Perf series run on the mesh, for the summary
+	pings  []summary.Ping
 
 	httpOnce sync.Once
 	httpc    *http.Client

@@ -88,6 +88,9 @@ type Recording struct {
 	// samples.
 	Events []Event
 
+	// Gossip is what a gossip workload did (RecordGossip); nil otherwise.
+	Gossip *GossipReport
+
 	// Regression, when a test sets it (as Markdown, from regress.Report),
 	// is shown in report.html.
 	Regression string
@@ -162,6 +165,14 @@ func (m *Mesh) RecordSchedule(t testing.TB, d time.Duration, steps ...Step) *Rec
 	if err != nil {
 		t.Fatalf("meshtest: record: %v", err)
 	}
+	m.judge(t, rec)
+	return rec
+}
+
+// judge fails the test, after the window, when the topology did not hold
+// or a node stopped answering.
+func (m *Mesh) judge(t testing.TB, rec *Recording) {
+	t.Helper()
 	if len(rec.Drift) > 0 {
 		t.Errorf("meshtest: the topology did not hold during the window: %d samples differ from their degree, first: %s",
 			len(rec.Drift), violationList(rec.Drift, 5))
@@ -169,7 +180,6 @@ func (m *Mesh) RecordSchedule(t testing.TB, d time.Duration, steps ...Step) *Rec
 	if len(rec.Unresponsive) > 0 {
 		t.Errorf("meshtest: nodes stopped answering during the window: %s", strings.Join(rec.Unresponsive, "; "))
 	}
-	return rec
 }
 
 func violationList(vs []series.Violation, limit int) string {

@@ -86,6 +86,10 @@ func (r *Recording) Summary() *summary.File {
 	}
 	s.Convergence = r.convergence()
 	s.Network = r.network()
+	s.Gossip = r.gossipSummary()
+	m.workMu.Lock()
+	s.Perf, s.Ping = slices.Clone(m.perfs), slices.Clone(m.pings)
+	m.workMu.Unlock()
 	for _, ev := range r.Events {
 		s.Events = append(s.Events, summary.Event{
 			At: ev.At.UTC(), ElapsedS: ev.At.Sub(r.Started).Seconds(), Kind: string(ev.Kind), Nodes: ev.Nodes,

@@ -79,6 +79,7 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 		}
 		d.Tables = append(d.Tables, tb)
 	}
+	d.Tables = append(d.Tables, workloadTables(s)...)
 	d.Files = append([]string{"summary.json", "samples.csv"}, s.Charts...)
 	return d
 }

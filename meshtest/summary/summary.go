@@ -9,6 +9,7 @@ import (
 
 	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/series"
+	"github.com/meshtest/meshtest/meshtest/workload"
 )
 
 // Schema and Version identify the layout of summary.json. Readers reject
@@ -69,6 +70,95 @@ type File struct {
 	// heals, churn) and changes of link conditions, in the order they
 	// happened. samples.csv marks the same events in its event column.
 	Events []Event `json:"events,omitempty"`
+
+	// Gossip is set when the run drove a gossip workload (RecordGossip):
+	// what was published, how it spread, what it cost.
+	Gossip *Gossip `json:"gossip,omitempty"`
+	// Perf holds each series of perf runs between two nodes; Ping the
+	// round trips of the topology's edges.
+	Perf []Perf `json:"perf,omitempty"`
+	Ping []Ping `json:"ping,omitempty"`
+}
+
+// Gossip is a gossip workload: the load, the propagation and duplicates
+// (workload.GossipResult, flattened) and the nodes' cost per message.
+type Gossip struct {
+	Topic         string  `json:"topic"`
+	RatePerS      float64 `json:"rate_per_s"` // messages a second from the whole mesh
+	SizeBytes     int     `json:"size_bytes"`
+	WarmS         float64 `json:"warm_s"`    // idle before the first publish, in the window
+	PublishS      float64 `json:"publish_s"` // publishing, in the window
+	DrainS        float64 `json:"drain_s"`   // after the last publish, in the window
+	Publishers    int     `json:"publishers"`
+	PublishErrors int     `json:"publish_errors"`
+	// Source says how deliveries were learned: "records" (each node's own
+	// record, read at the end) or "subscribe" (a stream the harness read,
+	// timestamped on arrival; duplicates unknown).
+	Source string `json:"source"`
+	// Clock says whose clocks the delays were taken with, and so what they
+	// can be trusted for.
+	Clock string `json:"clock"`
+	// Diameter and MeanHops are of the topology: the most relays a message
+	// needs, and the mean over publishers and receivers.
+	Diameter int     `json:"diameter"`
+	MeanHops float64 `json:"mean_hops"`
+	// MeshD is the gossipsub mesh degree D the duplicates floor assumes
+	// (bounded by each node's topology degree).
+	MeshD int `json:"mesh_d"`
+
+	workload.GossipResult
+
+	// Cost is per role, over the role's nodes, per message a node
+	// delivered: see GossipCost.
+	Cost map[string]GossipCost `json:"cost"`
+	// ControlBytesSent is, over nodes, the control bytes each sent in the
+	// window (GRAFT, PRUNE, IHAVE, IWANT, IDONTWANT), when the spec counts them.
+	ControlBytesSent series.Stats `json:"control_bytes_sent"`
+}
+
+// GossipCost is what a delivered message cost a node, from its cgroup:
+// the figure no simulator gives.
+type GossipCost struct {
+	// CPUSecondsPerMessage is the node's CPU while messages flowed
+	// (publish start to window end) over the messages it delivered: an
+	// upper bound, idle work included.
+	CPUSecondsPerMessage series.Stats `json:"cpu_s_per_message"`
+	// CPUSecondsPerMessageAboveIdle takes out the node's idle CPU rate,
+	// measured over the warm-up before the first publish; noisy when the
+	// messages cost little beside idle.
+	CPUSecondsPerMessageAboveIdle series.Stats `json:"cpu_s_per_message_above_idle"`
+	// MemBytesPerMessage is the growth of the node's memory over the same
+	// span over its messages: what holding message state (seen cache,
+	// history, records) costs.
+	MemBytesPerMessage series.Stats `json:"mem_bytes_per_message"`
+}
+
+// Perf is one series of perf runs from one node to another.
+type Perf struct {
+	From          string `json:"from"`
+	To            string `json:"to"`
+	Transport     string `json:"transport"`
+	Security      string `json:"security,omitempty"`
+	UploadBytes   uint64 `json:"upload_bytes"`
+	DownloadBytes uint64 `json:"download_bytes"`
+	NewConnection bool   `json:"new_connection"` // each run dialed (and closed) a connection of its own
+	// PathRTTS is the round trip the link conditions set between the two,
+	// 0 on a perfect LAN; ConnectionRoundTrips is the median connection
+	// time in those round trips.
+	PathRTTS             float64 `json:"path_rtt_s,omitempty"`
+	ConnectionRoundTrips float64 `json:"connection_round_trips,omitempty"`
+	workload.PerfResult
+}
+
+// Ping is the round trips of the topology's edges, each asked from its
+// dialing end over the connection the topology made.
+type Ping struct {
+	Count  int          `json:"count"` // round trips per edge
+	Edges  int          `json:"edges"`
+	Failed []string     `json:"failed,omitempty"` // "peer-003→bootstrap: error"
+	RTTS   series.Stats `json:"rtt_s"`            // over every round trip of every edge
+	// PerEdgeMedianS is, over edges, each edge's median round trip.
+	PerEdgeMedianS series.Stats `json:"per_edge_median_s"`
 }
 
 // Topology names the graph the mesh was proven against.

@@ -1,0 +1,114 @@
+package meshtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/meshtest/meshtest/meshtest/summary"
+	"github.com/meshtest/meshtest/meshtest/topology"
+)
+
+// TestWorkloadsOnRealNodes drives every workload of the bundled node
+// through the spec's contract on a small ring, and checks that what comes
+// back adds up: every message counted at every other node, delays
+// positive and short on a bridge, perf moving the bytes asked for with a
+// handshake each run, ping on every edge, and all of it in the summary.
+func TestWorkloadsOnRealNodes(t *testing.T) {
+	g, err := topology.Ring(6)
+	require.NoError(t, err)
+	m, err := startMesh(t, Config{Name: "work", Backend: testBackend(t), Workloads: Workloads{Topic: "meshtest", Perf: true, Ping: true}}, g)
+	require.NoError(t, err)
+
+	msg := m.Publish(t, "peer-002", 100)
+	assert.Len(t, msg.ID, 32)
+	assert.WithinDuration(t, time.Now(), msg.At, 10*time.Second)
+
+	rec, err := m.recordGossip(GossipLoad{Rate: 5, Size: 2048, Duration: 2 * time.Second, Warm: 2 * time.Second, Drain: 2 * time.Second}, t.Logf, nil)
+	require.NoError(t, err)
+	require.NotNil(t, rec.Gossip)
+	r := rec.Gossip.Result
+	assert.Equal(t, 10, r.Messages)
+	assert.Equal(t, 6, r.Subscribers)
+	assert.Equal(t, 50, r.Expected, "each message at the 5 nodes that did not publish it")
+	assert.Equal(t, r.Expected, r.Delivered, "a clean bridge loses nothing")
+	assert.Equal(t, 5, r.Unknown, "the message published before the window is not one of the load's")
+	assert.Positive(t, r.Delay.Min)
+	assert.Less(t, r.Delay.Max, 1.0, "a bridge spreads a message in well under a second")
+	assert.Equal(t, 3, rec.Gossip.Diameter)
+	assert.GreaterOrEqual(t, r.Duplicates.Min, 0.0, "the bundled node counts duplicates")
+	assert.Equal(t, "records", rec.Gossip.Source)
+	require.Len(t, rec.Gossip.ControlBytes, 6)
+	for node, b := range rec.Gossip.ControlBytes {
+		assert.Positive(t, b, "%s sent GRAFTs and IHAVEs in the window", node)
+	}
+	cost := rec.gossipCost()["peer"]
+	assert.Equal(t, 5, cost.CPUSecondsPerMessage.N)
+	assert.Positive(t, cost.CPUSecondsPerMessage.Mean)
+
+	res := m.Perf(t, "peer-001", "peer-003", PerfLoad{Upload: 1 << 20, Download: 2 << 20, Runs: 3, NewConnection: true})
+	assert.Equal(t, 3, res.Runs)
+	assert.Zero(t, res.Failed)
+	assert.Equal(t, 3, res.ConnectionSeconds.N, "each run timed its own handshake")
+	assert.Positive(t, res.UploadBitsPerSecond.Min)
+	assert.Positive(t, res.DownloadBitsPerSecond.Min)
+	over := m.Perf(t, "peer-001", "peer-002", PerfLoad{Download: 1 << 20, Runs: 2})
+	assert.Zero(t, over.ConnectionSeconds.N, "neighbours perf over the topology's connection")
+
+	edges := m.Ping(t, 3)
+	require.Len(t, edges, len(g.Edges))
+	for _, e := range edges {
+		assert.Len(t, e.RTTs, 3, "%s→%s", e.From, e.To)
+		assert.Empty(t, e.Err)
+	}
+	// The perf runs closed what they opened: the ring holds.
+	rec2, err := m.record(2*time.Second, t.Logf, nil)
+	require.NoError(t, err)
+	assert.Empty(t, rec2.Drift)
+
+	data, err := rec.Summary().Marshal()
+	require.NoError(t, err)
+	var sum summary.File
+	require.NoError(t, json.NewDecoder(bytes.NewReader(data)).Decode(&sum))
+	require.NotNil(t, sum.Gossip)
+	assert.Equal(t, 50, sum.Gossip.Delivered)
+	assert.Equal(t, sameHostClock, sum.Gossip.Clock)
+	require.Len(t, sum.Perf, 2)
+	assert.True(t, sum.Perf[0].NewConnection)
+	require.Len(t, sum.Ping, 1)
+	assert.Equal(t, 18, sum.Ping[0].RTTS.N)
+	files, err := rec.artifacts()
+	require.NoError(t, err)
+	for _, f := range []string{"gossip-delay-cdf", "gossip-deliveries", "gossip-duplicates"} {
+		assert.Contains(t, files, rec.filePrefix()+"-"+f+".svg")
+	}
+}
+
+// TestWorkloadInputErrors: a workload the mesh was not made for, or bad
+// parameters, fail with what to change and touch nothing.
+func TestWorkloadInputErrors(t *testing.T) {
+	m := &Mesh{Config: Config{}}
+	_, err := m.recordGossip(GossipLoad{}, t.Logf, nil)
+	assert.ErrorContains(t, err, "set Config.Workloads.Topic")
+	_, err = m.perf("a", "b", PerfLoad{Download: 1})
+	assert.ErrorContains(t, err, "set Config.Workloads.Perf")
+	_, err = m.ping(1)
+	assert.ErrorContains(t, err, "set Config.Workloads.Ping")
+
+	m.Config.Workloads = Workloads{Topic: "t", Perf: true, Ping: true}
+	m.Nodes = []*Node{{Name: "bootstrap"}, {Name: "peer-001", Index: 1}}
+	_, err = m.recordGossip(GossipLoad{Rate: -1}, t.Logf, nil)
+	assert.ErrorContains(t, err, "GossipLoad.Rate -1")
+	_, err = m.recordGossip(GossipLoad{Publishers: []string{"peer-9"}}, t.Logf, nil)
+	assert.ErrorContains(t, err, `no node "peer-9"`)
+	_, err = m.perf("bootstrap", "peer-001", PerfLoad{})
+	assert.ErrorContains(t, err, "PerfLoad moves nothing")
+	_, err = m.perf("bootstrap", "nobody", PerfLoad{Download: 1})
+	assert.ErrorContains(t, err, `no node "nobody"`)
+	_, err = m.ping(101)
+	assert.ErrorContains(t, err, "expected 1 to 100")
+}
