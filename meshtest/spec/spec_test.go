@@ -43,7 +43,9 @@ func TestSpecCheck(t *testing.T) {
 		}, `exactly one of "records_path"`},
 		{"neither records nor subscribe", func(s *Spec) { s.Workloads = gossipAPI(func(g *GossipAPI) { g.RecordsPath = "" }) }, `exactly one of "records_path"`},
 		{"subscribe encoding", func(s *Spec) {
-			s.Workloads = gossipAPI(func(g *GossipAPI) { g.RecordsPath, g.Subscribe = "", &Stream{Path: "/sub", Data: "data", Encoding: "hex"} })
+			s.Workloads = gossipAPI(func(g *GossipAPI) {
+				g.RecordsPath, g.Subscribe = "", &Stream{Path: "/sub", Data: "data", Encoding: "hex"}
+			})
 		}, `subscribe "encoding" "hex"`},
 		{"path template", func(s *Spec) { s.Workloads = gossipAPI(func(g *GossipAPI) { g.Publish.Path = "/pub?arg={{.Topik}}" }) }, "can't evaluate field Topik"},
 	} {
