@@ -237,6 +237,8 @@
 //	                      control entries (an IHAVE/IWANT/IDONTWANT entry may carry many IDs)
 //	meshnode_gossip_control_bytes_total{direction}  proto.Size of the RPCs' control part
 //	meshnode_gossip_delivery_delay_seconds          histogram, now - header time, other nodes' messages
+//	meshnode_gossip_mesh_peers                      gauge, peers in the node's GossipSub mesh: Graft adds,
+//	                      Prune and a peer's stream closing remove (gossipsub traces no Prune for a peer that left)
 //
 // Cost of recording (BenchmarkGossipRecord, noisy 2-vCPU VM, record map
 // full and evicting): 390-530 ns, 54 B and 1 allocation per delivered

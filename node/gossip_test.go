@@ -117,6 +117,15 @@ func TestGossipReachesEveryNode(t *testing.T) {
 		}
 		return sent >= 4 && received >= 4 // one per edge at least
 	}, 15*time.Second, 50*time.Millisecond, "GRAFTs missing on some node or edge")
+	// With 2 topic peers each, below D = 6, every node meshes with both.
+	require.Eventually(t, func() bool {
+		for _, nd := range nodes {
+			if gauge(t, scrape(t, nd, "?name[]=meshnode_gossip_mesh_peers"), "meshnode_gossip_mesh_peers") != 2 {
+				return false
+			}
+		}
+		return true
+	}, 15*time.Second, 50*time.Millisecond, "a node's mesh is not both its neighbours")
 
 	var pubs []PublishResponse
 	for range 5 {
@@ -274,4 +283,18 @@ func BenchmarkGossipRecord(b *testing.B) {
 		tr.DeliverMessage(m)
 		i++
 	}
+}
+
+// TestGossipMeshPeersLeave: a peer that goes away leaves the mesh gauge,
+// though gossipsub traces no Prune for it.
+func TestGossipMeshPeersLeave(t *testing.T) {
+	nodes := gossipRing(t, 3, true, Config{GossipTopic: "meshtest"})
+	meshOf := func(nd *Node) float64 {
+		return gauge(t, scrape(t, nd, "?name[]=meshnode_gossip_mesh_peers"), "meshnode_gossip_mesh_peers")
+	}
+	require.Eventually(t, func() bool { return meshOf(nodes[0]) == 2 && meshOf(nodes[1]) == 2 },
+		15*time.Second, 50*time.Millisecond, "both neighbours in the mesh")
+	require.NoError(t, nodes[2].Close())
+	require.Eventually(t, func() bool { return meshOf(nodes[0]) == 1 && meshOf(nodes[1]) == 1 },
+		15*time.Second, 50*time.Millisecond, "the closed node left both meshes")
 }

@@ -147,6 +147,7 @@ type gossipMetrics struct {
 	control                          *prometheus.CounterVec
 	controlBytes                     *prometheus.CounterVec
 	delay                            prometheus.Histogram
+	meshPeers                        prometheus.Gauge
 	// ctl[direction][type], resolved once so the tracer does no label lookups.
 	ctl   [2][5]prometheus.Counter
 	bytes [2]prometheus.Counter
@@ -169,8 +170,10 @@ func newGossipMetrics(reg prometheus.Registerer) *gossipMetrics {
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "meshnode_gossip_delivery_delay_seconds",
 			Help:    "First delivery wall-clock time minus the publish time in the message header, for messages from other nodes.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}), // 100 µs to 13 s
+		meshPeers: prometheus.NewGauge(prometheus.GaugeOpts{Name: "meshnode_gossip_mesh_peers",
+			Help: "Peers in this node's GossipSub mesh for -gossip-topic (grafted, not pruned, not gone), from pubsub's tracer."}),
 	}
-	reg.MustRegister(m.published, m.delivered, m.duplicates, m.control, m.controlBytes, m.delay)
+	reg.MustRegister(m.published, m.delivered, m.duplicates, m.control, m.controlBytes, m.delay, m.meshPeers)
 	for d, dir := range directions {
 		for i, typ := range controlTypes {
 			m.ctl[d][i] = m.control.WithLabelValues(typ, dir)
@@ -187,6 +190,29 @@ type tracer struct {
 	rec *records
 	m   *gossipMetrics
 	now func() time.Time
+	// mesh is the node's mesh on its one topic. Only the event loop
+	// touches it; the gauge carries its size to scrapes.
+	mesh map[peer.ID]struct{}
+}
+
+// Graft and Prune are the router adding a peer to its mesh and taking it
+// out. A peer that goes away leaves the mesh with no Prune traced
+// (gossipsub's OnClosedOutboundStream deletes it from every mesh), so
+// that hook takes it out too.
+func (t *tracer) Graft(p peer.ID, _ string)        { t.meshSet(p, true) }
+func (t *tracer) Prune(p peer.ID, _ string)        { t.meshSet(p, false) }
+func (t *tracer) OnClosedOutboundStream(p peer.ID) { t.meshSet(p, false) }
+
+func (t *tracer) meshSet(p peer.ID, in bool) {
+	if t.mesh == nil {
+		t.mesh = map[peer.ID]struct{}{}
+	}
+	if in {
+		t.mesh[p] = struct{}{}
+	} else {
+		delete(t.mesh, p)
+	}
+	t.m.meshPeers.Set(float64(len(t.mesh)))
 }
 
 var _ pubsub.RawTracer = (*tracer)(nil)
@@ -226,11 +252,8 @@ func (t *tracer) countControl(dir int, c *pb.ControlMessage) {
 }
 
 func (t *tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
-func (t *tracer) OnClosedOutboundStream(peer.ID)                       {}
 func (t *tracer) Join(string)                                          {}
 func (t *tracer) Leave(string)                                         {}
-func (t *tracer) Graft(peer.ID, string)                                {}
-func (t *tracer) Prune(peer.ID, string)                                {}
 func (t *tracer) ValidateMessage(*pubsub.Message)                      {}
 func (t *tracer) RejectMessage(*pubsub.Message, string)                {}
 func (t *tracer) ThrottlePeer(peer.ID)                                 {}
