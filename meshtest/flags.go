@@ -56,6 +56,10 @@ type Flags struct {
 	Conditions string
 	// Transport and Security set every node spec's (see spec.Spec).
 	Transport, Security string
+	// GossipRate and GossipSize are a gossip experiment's load: messages
+	// a second from the whole mesh, and bytes each (see GossipLoad).
+	GossipRate float64
+	GossipSize int
 }
 
 // RegisterFlags defines the experiment flags on fs (flag.CommandLine in a
@@ -92,6 +96,8 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	})
 	fs.StringVar(&f.Transport, "transport", "", "what the nodes' p2p port speaks: tcp (default), quic-v1 or websocket")
 	fs.StringVar(&f.Security, "security", "", "the nodes' security handshake: noise (default) or tls; QUIC has its own")
+	fs.Float64Var(&f.GossipRate, "gossip-rate", 1, "gossip experiments: messages a second published by the whole mesh, the nodes in turn")
+	fs.IntVar(&f.GossipSize, "gossip-size", 1024, "gossip experiments: bytes of each message, its 24-byte header included")
 	fs.StringVar(&f.Conditions, "conditions", "", "link conditions file: JSON (per node, per link, regions; see meshtest/conditions) or a Shadow-style .gml graph of regions; -latency, -jitter, -loss, -rate then set its default link")
 	return f
 }
@@ -169,6 +175,12 @@ func (f *Flags) Config(name string) (Config, error) {
 // -peers+1 nodes where the topology does not fix the count itself. A
 // relative file: path is found as spec paths are.
 func (f *Flags) Graph(fallback string) (topology.Graph, error) {
+	return f.GraphOf(fallback, f.Peers+1)
+}
+
+// GraphOf is Graph with nodes nodes where the topology does not fix the
+// count: for an experiment whose default size is not -peers'.
+func (f *Flags) GraphOf(fallback string, nodes int) (topology.Graph, error) {
 	s := f.Topology
 	if s == "" {
 		s = fallback
@@ -180,7 +192,7 @@ func (f *Flags) Graph(fallback string) (topology.Graph, error) {
 		}
 		s = "file:" + found
 	}
-	g, err := topology.Parse(s, f.Peers+1, f.Seed)
+	g, err := topology.Parse(s, nodes, f.Seed)
 	if err != nil {
 		return g, fmt.Errorf("-topology: %w", err)
 	}

@@ -58,13 +58,12 @@ func (r *Recording) workloadCharts() []namedChart {
 	for i, msg := range g.Input.Messages {
 		due.X, due.Y = append(due.X, msg.At.Sub(r.Started).Seconds()), append(due.Y, float64(i+1)*receivers)
 	}
-	// Duplicates against each node's degree in the topology, which bounds
-	// its gossip mesh.
-	degrees := r.Graph.Degrees()
+	// Duplicates against each node's gossip mesh degree: each mesh peer
+	// may forward a copy.
 	var points []chart.Point
-	for i, name := range r.nodeNames() {
+	for _, name := range r.nodeNames() {
 		if ng, ok := g.Result.PerNode[name]; ok && ng.Duplicates >= 0 {
-			points = append(points, chart.Point{X: float64(degrees[i]), Y: ng.Duplicates})
+			points = append(points, chart.Point{X: float64(g.Input.MeshDegree[name]), Y: ng.Duplicates})
 		}
 	}
 	return []namedChart{
@@ -72,8 +71,8 @@ func (r *Recording) workloadCharts() []namedChart {
 			Title: "Gossip: first deliveries by delay after publish — " + where, YLabel: "share of expected deliveries", Lines: []chart.Line{cdf}}},
 		{"gossip-deliveries", "Gossip deliveries over time", chart.TimeChart{
 			Title: "Gossip: deliveries over the window — " + where, YLabel: "deliveries", Lines: []chart.Line{made, due}, Events: r.markers()}},
-		{"gossip-duplicates", "Gossip duplicates by degree", chart.ScatterFit{
-			Title: "Gossip: duplicates per delivered message, by node degree — " + where, XLabel: "topology degree", YLabel: "duplicates per message",
+		{"gossip-duplicates", "Gossip duplicates by mesh degree", chart.ScatterFit{
+			Title: "Gossip: duplicates per delivered message, by gossip mesh degree — " + where, XLabel: "mesh degree", YLabel: "duplicates per message",
 			Points: points, PointsName: "nodes"}},
 	}
 }

@@ -84,8 +84,10 @@ type GossipReport struct {
 	// ControlBytes is what each node sent of control traffic in the
 	// window, for specs that count it.
 	ControlBytes map[string]float64
-	Diameter     int
-	MeanHops     float64
+	// MeshDegreeSource says where Input.MeshDegree came from.
+	MeshDegreeSource string
+	Diameter         int
+	MeanHops         float64
 }
 
 // Publish publishes one message of size bytes (0: the spec's default) from
@@ -219,7 +221,7 @@ func (m *Mesh) recordGossip(load GossipLoad, logf func(string, ...any), steps []
 	ctx, cancel := context.WithCancel(m.ctx)
 	defer cancel()
 	streams := m.subscribe(ctx)
-	ctrl0 := m.controlBytes(ctx)
+	ctrl0 := m.gossipFigure(ctx, controlBytes)
 
 	type published struct {
 		msgs  []workload.Message
@@ -278,11 +280,20 @@ func (m *Mesh) recordGossip(load GossipLoad, logf func(string, ...any), steps []
 			return rec, err
 		}
 	}
-	rep.ControlBytes = diffCounts(ctrl0, m.controlBytes(m.ctx))
+	rep.ControlBytes = diffCounts(ctrl0, m.gossipFigure(m.ctx, controlBytes))
+	// The duplicates floor needs each node's mesh degree: as the node
+	// counts it, or else what GossipSub aims for.
+	meshPeers := m.gossipFigure(m.ctx, func(g *spec.GossipAPI) *metrics.Query { return g.MeshPeers })
 	degrees := m.Graph.Degrees()
 	rep.Input.MeshDegree = map[string]int{}
+	rep.MeshDegreeSource = "counted by the nodes"
 	for i, n := range m.Nodes {
-		rep.Input.MeshDegree[n.Name] = min(gossipsubD, degrees[i])
+		if d, ok := meshPeers[n.Name]; ok {
+			rep.Input.MeshDegree[n.Name] = int(d)
+		} else {
+			rep.Input.MeshDegree[n.Name] = min(gossipsubD, degrees[i])
+			rep.MeshDegreeSource = fmt.Sprintf("assumed min(D = %d, topology degree) where the node does not count it", gossipsubD)
+		}
 	}
 	rep.Result = workload.Gossip(rep.Input)
 	rep.Diameter = m.Graph.Diameter()
@@ -507,14 +518,15 @@ func decodeData(s, encoding string) ([]byte, error) {
 	return nil, fmt.Errorf("multibase prefix %q: expected u, U, m or M", s[0])
 }
 
-// controlBytes reads each node's count of control bytes sent, for specs
-// that name one; nodes that do not answer are left out.
-func (m *Mesh) controlBytes(ctx context.Context) map[string]float64 {
+// gossipFigure reads one figure of every node whose spec's gossip
+// contract names it (which picks the query: ControlBytes, MeshPeers);
+// nodes that do not answer are left out.
+func (m *Mesh) gossipFigure(ctx context.Context, which func(*spec.GossipAPI) *metrics.Query) map[string]float64 {
 	out := map[string]float64{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, n := range m.Nodes {
-		q := n.spec.Workloads.Gossip.ControlBytes
+		q := which(n.spec.Workloads.Gossip)
 		if q == nil || m.isDown(n) {
 			continue
 		}
@@ -540,6 +552,8 @@ func (m *Mesh) controlBytes(ctx context.Context) map[string]float64 {
 	wg.Wait()
 	return out
 }
+
+func controlBytes(g *spec.GossipAPI) *metrics.Query { return g.ControlBytes }
 
 // diffCounts is after − before for the nodes in both.
 func diffCounts(before, after map[string]float64) map[string]float64 {
@@ -636,7 +650,7 @@ func (r *Recording) gossipSummary() *summary.Gossip {
 		WarmS: g.Load.Warm.Seconds(), PublishS: g.Load.Duration.Seconds(), DrainS: g.Load.Drain.Seconds(),
 		Publishers: len(g.Load.Publishers), PublishErrors: g.PublishFails,
 		Source: g.Source, Clock: r.Mesh.clockNote(),
-		Diameter: g.Diameter, MeanHops: g.MeanHops, MeshD: gossipsubD,
+		Diameter: g.Diameter, MeanHops: g.MeanHops, MeshD: gossipsubD, MeshDegreeSource: g.MeshDegreeSource,
 		GossipResult:     g.Result,
 		Cost:             r.gossipCost(),
 		ControlBytesSent: series.Describe(ctrl),

@@ -42,6 +42,11 @@ func TestWorkloadsOnRealNodes(t *testing.T) {
 	assert.Equal(t, 3, rec.Gossip.Diameter)
 	assert.GreaterOrEqual(t, r.Duplicates.Min, 0.0, "the bundled node counts duplicates")
 	assert.Equal(t, "records", rec.Gossip.Source)
+	assert.Equal(t, "counted by the nodes", rec.Gossip.MeshDegreeSource)
+	for node, d := range rec.Gossip.Input.MeshDegree {
+		assert.Equal(t, 2, d, "%s meshes with both its ring neighbours (fewer than D)", node)
+	}
+	assert.Zero(t, r.DuplicatesFloor, "a mesh of degree 2 is a ring: the floor has no spare edges")
 	require.Len(t, rec.Gossip.ControlBytes, 6)
 	for node, b := range rec.Gossip.ControlBytes {
 		assert.Positive(t, b, "%s sent GRAFTs and IHAVEs in the window", node)

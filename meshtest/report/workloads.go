@@ -27,7 +27,7 @@ func workloadTables(s *summary.File) []Table {
 		}
 		row("first-delivery delay", fmt.Sprintf("mean %s, p50 %s, p95 %s, max %s", ms(g.Delay.Mean), ms(g.Delay.P50), ms(g.Delay.P95), ms(g.Delay.Max)))
 		if g.Duplicates.N > 0 {
-			row("duplicates per delivered message", fmt.Sprintf("mean %.2f, p95 %.2f (floor (D−2)/2 = %.2f with D = min(%d, degree))", g.Duplicates.Mean, g.Duplicates.P95, g.DuplicatesFloor, g.MeshD))
+			row("duplicates per delivered message", fmt.Sprintf("mean %.2f, p95 %.2f (floor (d−2)/2 = %.2f, d the mean mesh degree %s)", g.Duplicates.Mean, g.Duplicates.P95, g.DuplicatesFloor, g.MeshDegreeSource))
 		} else {
 			row("duplicates per delivered message", "not reported by the node")
 		}

@@ -120,6 +120,10 @@ type GossipAPI struct {
 	// (GRAFT, PRUNE, IHAVE, IWANT, IDONTWANT), read before and after the
 	// window.
 	ControlBytes *metrics.Query `json:"control_bytes,omitempty"`
+	// MeshPeers, when set, is the node's count of peers in its gossip
+	// mesh, read at the end of the window for the duplicates floor;
+	// without it the harness assumes min(D, degree).
+	MeshPeers *metrics.Query `json:"mesh_peers,omitempty"`
 }
 
 // Request is an HTTP request to the node's metrics port. Path is a template
@@ -316,6 +320,7 @@ func Bundled() *Spec {
 				Publish:      Request{Path: "/publish", Body: BodySize},
 				RecordsPath:  "/gossip/records",
 				ControlBytes: &metrics.Query{Name: "gossip_control_bytes_sent", Family: "meshnode_gossip_control_bytes_total", Labels: map[string]string{"direction": "sent"}},
+				MeshPeers:    &metrics.Query{Name: "gossip_mesh_peers", Family: "meshnode_gossip_mesh_peers"},
 			},
 			PerfPath: "/perf",
 			PingPath: "/ping",

@@ -102,9 +102,11 @@ type Gossip struct {
 	// needs, and the mean over publishers and receivers.
 	Diameter int     `json:"diameter"`
 	MeanHops float64 `json:"mean_hops"`
-	// MeshD is the gossipsub mesh degree D the duplicates floor assumes
-	// (bounded by each node's topology degree).
-	MeshD int `json:"mesh_d"`
+	// MeshD is GossipSub's target mesh degree D; MeshDegreeSource says
+	// whether the duplicates floor used each node's own count of its mesh
+	// or assumed min(D, topology degree).
+	MeshD            int    `json:"mesh_d"`
+	MeshDegreeSource string `json:"mesh_degree_source"`
 
 	workload.GossipResult
 
