@@ -167,6 +167,17 @@ func (m *Mesh) guardDeadline(t testing.TB, nodes int) {
 // httpClient is the one client for the harness's own HTTP (readiness,
 // convergence, services): no proxy from the environment, bounded times.
 func (m *Mesh) httpClient() *http.Client {
-	m.httpOnce.Do(func() { m.httpc = metrics.NewClient() })
+	m.httpOnce.Do(func() {
+		m.httpc = metrics.NewClient()
+		m.longc = &http.Client{Transport: m.httpc.Transport, CheckRedirect: m.httpc.CheckRedirect}
+	})
 	return m.httpc
+}
+
+// longClient is httpClient without its overall timeout, for requests that
+// last as long as they must (a perf run, a subscription): their contexts
+// bound them.
+func (m *Mesh) longClient() *http.Client {
+	m.httpClient()
+	return m.longc
 }

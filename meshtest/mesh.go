@@ -110,6 +110,7 @@ type Mesh struct {
 
 	httpOnce sync.Once
 	httpc    *http.Client
+	longc    *http.Client // httpc's transport without its timeout
 
 	ownedBackend io.Closer // the default backend New made, closed last by close
 

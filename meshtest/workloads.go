@@ -439,7 +439,7 @@ func (s *streams) read(ctx context.Context, m *Mesh, n *Node, opened func()) {
 		fail(err)
 		return
 	}
-	resp, err := m.httpClient().Do(req)
+	resp, err := m.longClient().Do(req)
 	opened()
 	if err != nil {
 		fail(err)
@@ -733,6 +733,15 @@ func (m *Mesh) perf(from, to string, load PerfLoad) (workload.PerfResult, error)
 			Upload: time.Duration(r.TimeToFirstByteNs), Download: time.Duration(r.DownloadNs),
 			Total: time.Duration(r.TotalNs), Connection: time.Duration(r.ConnectionNs), Err: r.Error,
 		})
+		if load.NewConnection {
+			// Both ends back to their topology before the next run: a
+			// run must not find the last one's connection half closed,
+			// nor a Record after them a connection the topology lacks.
+			pair := func(i int) bool { return i != a.Index && i != b.Index }
+			if _, err := m.prove(m.ctx, m.Graph, pair, 30*time.Second, "after a perf run's connection closed"); err != nil {
+				return workload.Perf(runs), err
+			}
+		}
 	}
 	res := workload.Perf(runs)
 	s := summary.Perf{
@@ -773,9 +782,10 @@ func (m *Mesh) postJSON(ctx context.Context, n *Node, path string, body, out any
 	return m.doJSON(n, req, out)
 }
 
-// doJSON sends req to n and decodes its JSON answer into out.
+// doJSON sends req to n and decodes its JSON answer into out; req's
+// context bounds it.
 func (m *Mesh) doJSON(n *Node, req *http.Request, out any) error {
-	resp, err := m.httpClient().Do(req)
+	resp, err := m.longClient().Do(req)
 	if err != nil {
 		return fmt.Errorf("node %s: %s %s: %w", n.Name, req.Method, req.URL.Path, err)
 	}

@@ -59,6 +59,7 @@ func TestWorkloadsOnRealNodes(t *testing.T) {
 	assert.Equal(t, 3, res.Runs)
 	assert.Zero(t, res.Failed)
 	assert.Equal(t, 3, res.ConnectionSeconds.N, "each run timed its own handshake")
+	t.Logf("perf on the bridge: connection + 1 RTT min %.2f ms, median %.2f ms, max %.2f ms", 1e3*res.ConnectionSeconds.Min, 1e3*res.ConnectionSeconds.Median, 1e3*res.ConnectionSeconds.Max)
 	assert.Positive(t, res.UploadBitsPerSecond.Min)
 	assert.Positive(t, res.DownloadBitsPerSecond.Min)
 	over := m.Perf(t, "peer-001", "peer-002", PerfLoad{Download: 1 << 20, Runs: 2})
