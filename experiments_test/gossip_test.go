@@ -12,6 +12,7 @@ import (
 	"github.com/meshtest/meshtest/meshtest"
 	"github.com/meshtest/meshtest/meshtest/conditions"
 	"github.com/meshtest/meshtest/meshtest/shape"
+	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
@@ -120,4 +121,40 @@ func medianHops(g topology.Graph) float64 {
 	}
 	slices.Sort(per)
 	return per[len(per)/2]
+}
+
+// TestKuboGossip is the workload contract's worked example on software no
+// one here wrote: Kubo's pubsub (go-libp2p-pubsub's GossipSub inside the
+// IPFS daemon), run from testdata/specs/kubo-peer.json, whose "workloads"
+// entry says how: publish by POST /api/v0/pubsub/pub with the payload as a
+// multipart file, deliveries from the stream of POST /api/v0/pubsub/sub
+// that the harness holds open and timestamps as lines arrive (Kubo keeps no
+// records and counts no duplicates, so those are reported as unknown).
+// The config file turns Pubsub on only when the mesh runs a topic. 8 nodes,
+// random-regular of degree 3; 2 messages a second for 10 s.
+func TestKuboGossip(t *testing.T) {
+	cfg, err := flags.Config("kubo-gossip")
+	require.NoError(t, err, "flags")
+	path, err := meshtest.FindFile("testdata/specs/kubo-peer.json")
+	require.NoError(t, err)
+	cfg.Spec, err = spec.Load(path)
+	require.NoError(t, err)
+	cfg.BootstrapSpec, cfg.Groups = nil, nil
+	cfg.Workloads.Topic = "meshtest"
+	g, err := topology.RandomRegular(8, 3, flags.Seed)
+	require.NoError(t, err)
+	meshtest.RequireDocker(t)
+	mesh := meshtest.NewGraph(t, cfg, g)
+	// Kubo drops a message that arrives behind a newer one from the same
+	// sender (its own seqno check), so no node publishes twice within a
+	// few milliseconds: here each publishes every 4 s.
+	rec := mesh.RecordGossip(t, meshtest.GossipLoad{Rate: 2, Duration: 10 * time.Second, Drain: 3 * time.Second})
+	rec.WriteArtifacts(t)
+	r := rec.Gossip.Result
+	t.Logf("kubo: %d/%d delivered; delay p50 %.1f ms, max %.1f ms (the harness's clock, when it read each line)", r.Delivered, r.Expected, 1e3*r.Delay.P50, 1e3*r.Delay.Max)
+	assert.Equal(t, "subscribe", rec.Gossip.Source)
+	assert.Equal(t, 20, r.Messages)
+	assert.Equal(t, 1.0, r.DeliveryRatio, "every message at every Kubo node")
+	assert.Zero(t, r.Duplicates.N, "Kubo reports no duplicates; none are made up")
+	assert.Less(t, r.Delay.Max, 1.0, "a bridge spreads a message in well under a second")
 }

@@ -308,8 +308,12 @@ func (m *Mesh) recordGossip(load GossipLoad, logf func(string, ...any), steps []
 	rep.MeanHops = series.Describe(hops).Mean
 	rec.Gossip = rep
 	r := rep.Result
-	logf("meshtest: gossip: %d/%d deliveries (%.1f %%); delay p50 %.1f ms, max %.1f ms; %.2f duplicates per delivered message (floor %.2f); diameter %d, mean %.2f hops",
-		r.Delivered, r.Expected, 100*r.DeliveryRatio, 1e3*r.Delay.P50, 1e3*r.Delay.Max, r.Duplicates.Mean, r.DuplicatesFloor, rep.Diameter, rep.MeanHops)
+	dups := "duplicates not reported by the nodes"
+	if r.Duplicates.N > 0 {
+		dups = fmt.Sprintf("%.2f duplicates per delivered message (floor %.2f)", r.Duplicates.Mean, r.DuplicatesFloor)
+	}
+	logf("meshtest: gossip: %d/%d deliveries (%.1f %%); delay p50 %.1f ms, max %.1f ms; %s; diameter %d, mean %.2f hops",
+		r.Delivered, r.Expected, 100*r.DeliveryRatio, 1e3*r.Delay.P50, 1e3*r.Delay.Max, dups, rep.Diameter, rep.MeanHops)
 	if pub.fails > 0 {
 		return rec, fmt.Errorf("%d of %d publishes failed: %v", pub.fails, load.messages(), pub.errs)
 	}
