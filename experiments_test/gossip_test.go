@@ -1,6 +1,8 @@
 package experiments_test
 
 import (
+	"flag"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -11,9 +13,11 @@ import (
 
 	"github.com/meshtest/meshtest/meshtest"
 	"github.com/meshtest/meshtest/meshtest/conditions"
+	"github.com/meshtest/meshtest/meshtest/series"
 	"github.com/meshtest/meshtest/meshtest/shape"
 	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/topology"
+	"github.com/meshtest/meshtest/meshtest/workload"
 )
 
 // gossipLatency is the one-way delay of every link in TestGossip's second
@@ -157,4 +161,59 @@ func TestKuboGossip(t *testing.T) {
 	assert.Equal(t, 1.0, r.DeliveryRatio, "every message at every Kubo node")
 	assert.Zero(t, r.Duplicates.N, "Kubo reports no duplicates; none are made up")
 	assert.Less(t, r.Delay.Max, 1.0, "a bridge spreads a message in well under a second")
+}
+
+var gossipSweep = flag.String("gossip-sweep", "10,30", "node counts BenchmarkGossip sweeps, comma-separated")
+
+// BenchmarkGossip runs TestGossip's workload (random-regular of degree 8,
+// -gossip-rate messages a second of -gossip-size bytes, for -duration,
+// default 20 s here) on a fresh mesh at each size of -gossip-sweep, and
+// reports what benchstat compares: first-delivery delay p50 and p99, time
+// for a message to reach every node (median over messages), duplicates
+// per delivered message, and the CPU a delivered message cost a node
+// (mean over nodes, idle CPU taken out).
+func BenchmarkGossip(b *testing.B) {
+	sizes, err := parseSweep(*gossipSweep)
+	if err != nil {
+		b.Fatalf("-gossip-sweep: %v", err)
+	}
+	cfg, err := flags.Config("bench-gossip")
+	if err != nil {
+		b.Fatalf("flags: %v", err)
+	}
+	cfg.Workloads.Topic = "meshtest"
+	load := meshtest.GossipLoad{Rate: flags.GossipRate, Size: flags.GossipSize, Duration: 20 * time.Second}
+	if flagSet("duration") {
+		load.Duration = flags.Duration
+	}
+	meshtest.RequireDocker(b)
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("nodes=%d/size=%d", n, load.Size), func(b *testing.B) {
+			g, err := flags.GraphOf(fmt.Sprintf("random-regular:d=%d", min(8, n-1)), n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			mesh := meshtest.NewGraph(b, cfg, g)
+			var rec *meshtest.Recording
+			for b.Loop() {
+				rec = mesh.RecordGossip(b, load)
+			}
+			rec.WriteArtifacts(b)
+			r := rec.Gossip.Result
+			delays := workload.DeliveryCDF(rec.Gossip.Input)
+			all, _ := r.ReachAt(1)
+			b.ReportMetric(1e3*series.Percentile(delays, 50), "p50-ms")
+			b.ReportMetric(1e3*series.Percentile(delays, 99), "p99-ms")
+			b.ReportMetric(1e3*all.P50, "reach-all-ms")
+			b.ReportMetric(r.Duplicates.Mean, "dups/msg")
+			b.ReportMetric(r.DeliveryRatio, "delivered")
+			var cpu []float64
+			for _, c := range rec.Summary().Gossip.Cost {
+				if c.CPUSecondsPerMessageAboveIdle.N > 0 {
+					cpu = append(cpu, c.CPUSecondsPerMessageAboveIdle.Mean)
+				}
+			}
+			b.ReportMetric(1e6*series.Describe(cpu).Mean, "cpu-µs/msg")
+		})
+	}
 }
