@@ -1,7 +1,6 @@
 package experiments_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/meshtest/meshtest/meshtest"
 	"github.com/meshtest/meshtest/meshtest/conditions"
 	"github.com/meshtest/meshtest/meshtest/shape"
-	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
 // Link of TestPerf: 25 ms each way (50 ms round trips) at 20 Mbit/s each
@@ -49,17 +47,10 @@ func TestPerf(t *testing.T) {
 	}
 	meshtest.RequireDocker(t)
 	trips := map[string]float64{}
-	for _, c := range []struct{ transport, security string }{{"tcp", "noise"}, {"quic-v1", ""}} {
-		name := fmt.Sprintf("transport=%s/security=%s", c.transport, c.security)
-		if c.security == "" {
-			name = fmt.Sprintf("transport=%s/security=quic", c.transport)
-		}
+	for _, c := range []transportCase{{"tcp", "noise"}, {"quic-v1", ""}} {
+		name := c.name()
 		t.Run(name, func(t *testing.T) {
-			run := cfg
-			run.Name = "perf-" + c.transport
-			run.Spec, run.BootstrapSpec = spec.Bundled(), nil
-			run.Spec.Transport, run.Spec.Security = c.transport, c.security
-			mesh := meshtest.New(t, run)
+			mesh := meshtest.New(t, c.config(cfg, "perf"))
 			lat := mesh.Perf(t, "peer-001", "peer-002", meshtest.PerfLoad{Upload: 1, Download: 1, Runs: 5, NewConnection: true})
 			tput := mesh.Perf(t, "peer-001", "peer-002", meshtest.PerfLoad{Upload: 12 << 20, Download: 12 << 20, Runs: 3, NewConnection: true})
 			rec := mesh.Record(t, 2*time.Second) // the artifacts, with both series in them

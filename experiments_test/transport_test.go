@@ -1,6 +1,7 @@
 package experiments_test
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,20 +28,14 @@ func TestTransports(t *testing.T) {
 	cfg, err := flags.Config("transports")
 	require.NoError(t, err, "flags")
 	meshtest.RequireDocker(t)
-	for _, c := range []struct{ transport, security string }{
+	for _, c := range []transportCase{
 		{"tcp", "noise"}, {"tcp", "tls"},
 		{"websocket", "noise"}, {"websocket", "tls"},
 		{"quic-v1", ""},
 	} {
-		name := fmt.Sprintf("transport=%s/security=%s", c.transport, c.security)
-		if c.security == "" {
-			name = fmt.Sprintf("transport=%s/security=quic", c.transport)
-		}
+		name := c.name()
 		t.Run(name, func(t *testing.T) {
-			run := cfg
-			run.Name = "transport-" + c.transport
-			run.Spec, run.BootstrapSpec = spec.Bundled(), nil
-			run.Spec.Transport, run.Spec.Security = c.transport, c.security
+			run := c.config(cfg, "transport")
 			mesh := meshtest.New(t, run)
 			rec := mesh.Record(t, 3*time.Second)
 			t.Logf("%s: converged in %.2f s after bring-up", name, mesh.Converge.Seconds())
@@ -73,4 +68,23 @@ func TestTransports(t *testing.T) {
 			mesh.Close()
 		})
 	}
+}
+
+// transportCase is one transport and security handshake of the bundled
+// node; security "" is QUIC's own TLS.
+type transportCase struct{ transport, security string }
+
+// name is the sub-test's: transport=tcp/security=noise,
+// transport=quic-v1/security=quic.
+func (c transportCase) name() string {
+	return fmt.Sprintf("transport=%s/security=%s", c.transport, cmp.Or(c.security, "quic"))
+}
+
+// config is cfg running the bundled node over c on every node, named
+// prefix-<transport>.
+func (c transportCase) config(cfg meshtest.Config, prefix string) meshtest.Config {
+	cfg.Name = prefix + "-" + c.transport
+	cfg.Spec, cfg.BootstrapSpec = spec.Bundled(), nil
+	cfg.Spec.Transport, cfg.Spec.Security = c.transport, c.security
+	return cfg
 }
