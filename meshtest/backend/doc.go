@@ -285,6 +285,33 @@
 // any backend they are there only if the image exports them; the bundled
 // node does.
 //
+// # Clocks, for one-way times
+//
+// A gossip delay is a receiver's first-delivery time minus the publish
+// time the message carries: two clocks. On one Docker engine every
+// container reads the host's clock (no time namespace is set), so the
+// difference carries no offset, and summary.json's gossip.clock says so.
+// A backend that spans machines must do one of these, and say which in
+// that field:
+//
+//   - Estimate each host's offset before and after the window, NTP-style:
+//     a probe from the harness (or a sampler on each host) to a helper on
+//     every host, offset = ((t1 − t0) + (t2 − t3)) / 2 over the round
+//     trips with the smallest delay, which bounds the error by half that
+//     round trip; subtract it from every delivery of that host's nodes, and
+//     report the bound beside the delays. A drift between the two
+//     estimates larger than the bound makes the delays untrustworthy, and
+//     the summary says so instead of reporting them.
+//   - Avoid one-way times: report round-trip figures only (ping, perf's
+//     connection time, a publish acknowledged by every receiver through
+//     the harness), or take every time on one clock, the harness's, as the
+//     subscribe contract does (its delays then include the harness's own
+//     path to each node, which it can measure with a ping to the node's
+//     metrics port and subtract).
+//
+// Throughput, duplicates, delivery ratios and cost per message need no
+// clock agreement and hold on any backend.
+//
 // # When a figure is absent
 //
 // What an experiment sees, in package series and the artifacts:
