@@ -15,6 +15,7 @@ import (
 	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/chart"
 	"github.com/meshtest/meshtest/meshtest/report"
+	"github.com/meshtest/meshtest/meshtest/workload"
 )
 
 // chartFigure is one chart of the run: a figure, bootstrap against peers.
@@ -123,6 +124,13 @@ func (r *Recording) artifacts() (map[string][]byte, error) {
 		errs = append(errs, fmt.Errorf("samples.csv: %w", err))
 	}
 	files["samples.csv"] = csv.Bytes()
+	if g := r.Gossip; g != nil {
+		var d bytes.Buffer
+		if err := workload.WriteCSV(&d, g.Input, r.Started); err != nil {
+			errs = append(errs, err)
+		}
+		files["deliveries.csv"] = d.Bytes()
+	}
 	var charts []string
 	r.svgs = map[string][]byte{}
 	for _, nc := range r.allCharts() {

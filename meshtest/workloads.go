@@ -658,6 +658,7 @@ func (r *Recording) gossipSummary() *summary.Gossip {
 		GossipResult:     g.Result,
 		Cost:             r.gossipCost(),
 		ControlBytesSent: series.Describe(ctrl),
+		DeliveriesFile:   "deliveries.csv",
 	}
 }
 

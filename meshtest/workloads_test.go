@@ -89,6 +89,7 @@ func TestWorkloadsOnRealNodes(t *testing.T) {
 	assert.Equal(t, 18, sum.Ping[0].RTTS.N)
 	files, err := rec.artifacts()
 	require.NoError(t, err)
+	assert.Equal(t, 5+50+1, bytes.Count(files["deliveries.csv"], []byte("\n")), "a row per delivery read, and the header")
 	for _, f := range []string{"gossip-delay-cdf", "gossip-deliveries", "gossip-duplicates"} {
 		assert.Contains(t, files, rec.filePrefix()+"-"+f+".svg")
 	}

@@ -80,7 +80,11 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 		d.Tables = append(d.Tables, tb)
 	}
 	d.Tables = append(d.Tables, workloadTables(s)...)
-	d.Files = append([]string{"summary.json", "samples.csv"}, s.Charts...)
+	d.Files = []string{"summary.json", "samples.csv"}
+	if s.Gossip != nil && s.Gossip.DeliveriesFile != "" {
+		d.Files = append(d.Files, s.Gossip.DeliveriesFile)
+	}
+	d.Files = append(d.Files, s.Charts...)
 	return d
 }
 

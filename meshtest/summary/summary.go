@@ -116,6 +116,8 @@ type Gossip struct {
 	// ControlBytesSent is, over nodes, the control bytes each sent in the
 	// window (GRAFT, PRUNE, IHAVE, IWANT, IDONTWANT), when the spec counts them.
 	ControlBytesSent series.Stats `json:"control_bytes_sent"`
+	// DeliveriesFile holds every delivery read, one row each.
+	DeliveriesFile string `json:"deliveries_file"`
 }
 
 // GossipCost is what a delivered message cost a node, from its cgroup:
