@@ -5,7 +5,11 @@ PEERS    ?= 100
 DURATION ?= 30s
 GO       ?= go
 
-.PHONY: test star bench baseline image vet clean
+BASE     ?= origin/main
+HEAD     ?=
+RUNS     ?= 5
+
+.PHONY: test star bench baseline gate image vet clean
 
 # The whole suite, with the race detector: unit tests and small meshes (<= 31 peers, and one 100-peer bring-up cut short by its deadline).
 test:
@@ -24,6 +28,13 @@ bench:
 # after a deliberate change of the node's cost, or on a new kind of machine.
 baseline:
 	$(GO) test ./experiments_test -run '^TestRegression$$' -peers=10 -count=3 -update-baseline -v -timeout 30m
+
+# The A/B gate: the bundled node at BASE (a git revision, or a spec .json)
+# against HEAD (default: the working tree), RUNS runs each, alternated on
+# this engine; fails on a significant regression. Fetch BASE first.
+gate:
+	$(GO) test ./experiments_test -run '^TestGate$$' -base=$(BASE) -head=$(HEAD) -ab-runs=$(RUNS) \
+		-count=1 -v -timeout 60m
 
 # The bundled node's image by hand (the fixture builds it itself when needed).
 image:

@@ -140,6 +140,12 @@ func TestGateCatchesCostlierNode(t *testing.T) {
 // writeReport saves the comparison as regression.md (the CI job summary) and
 // regression.txt, next to the other results.
 func writeReport(t *testing.T, r regress.Report) {
+	writeComparison(t, "regression", "meshtest regression check", r.Markdown(), r.Text())
+}
+
+// writeComparison saves a comparison as <name>.md, under a heading, and
+// <name>.txt, in the artifact directory and -results.
+func writeComparison(t *testing.T, name, heading, markdown, text string) {
 	dirs := []string{t.ArtifactDir()}
 	if flags.Results != "" {
 		dirs = append(dirs, flags.Results)
@@ -149,10 +155,12 @@ func writeReport(t *testing.T, r regress.Report) {
 			t.Errorf("results: %v", err)
 			continue
 		}
-		md := "## meshtest regression check\n\n" + r.Markdown()
-		if err := os.WriteFile(filepath.Join(dir, "regression.md"), []byte(md), 0o644); err != nil {
-			t.Errorf("write regression.md: %v", err)
+		md := "## " + heading + "\n\n" + markdown
+		if err := os.WriteFile(filepath.Join(dir, name+".md"), []byte(md), 0o644); err != nil {
+			t.Errorf("write %s.md: %v", name, err)
 		}
-		os.WriteFile(filepath.Join(dir, "regression.txt"), []byte(strings.TrimSpace(r.Text())+"\n"), 0o644)
+		if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(strings.TrimSpace(text)+"\n"), 0o644); err != nil {
+			t.Errorf("write %s.txt: %v", name, err)
+		}
 	}
 }

@@ -87,6 +87,12 @@ func (s wfStep) always() bool { return strings.Contains(s.If, "always()") }
 // (sorted by job id) and step order.
 func loadWorkflow(t *testing.T) (ghWorkflow, []wfStep) {
 	t.Helper()
+	return loadWorkflowFile(t, workflowPath)
+}
+
+// loadWorkflowFile is loadWorkflow of the workflow at path.
+func loadWorkflowFile(t *testing.T, workflowPath string) (ghWorkflow, []wfStep) {
+	t.Helper()
 	data, err := os.ReadFile(workflowPath)
 	if err != nil {
 		t.Fatalf("the GitHub workflow users run on pull requests: %v", err)
@@ -188,15 +194,42 @@ func TestWorkflowSteps(t *testing.T) {
 	find(t, steps, "runs `go vet ./...`", func(s wfStep) bool { return reGoVet.MatchString(s.Run) })
 	suite, _ := find(t, steps, "runs the whole suite, `go test ./...`", func(s wfStep) bool { return reAll.MatchString(s.Run) })
 
-	gate, ok := find(t, steps, "runs the regression gate (`go test ... -run '^TestRegression$'`)", func(s wfStep) bool {
+	// On a pull request the A/B gate; on main the baseline fallback. Both
+	// must fail the check on a regression, and later steps refer to them.
+	gate, ok := find(t, steps, "runs the baseline gate (`go test ... -run '^TestRegression$'`)", func(s wfStep) bool {
 		return reGoTest.MatchString(s.Run) && strings.Contains(s.Run, "TestRegression")
 	})
-	if ok {
-		if gate.ID == "" {
-			t.Errorf("%s: the regression gate has no id (later steps and users refer to its outcome)", gate)
+	ab, abOK := find(t, steps, "runs the A/B gate (`make gate`)", func(s wfStep) bool { return strings.Contains(s.Run, "make gate") })
+	for _, g := range []struct {
+		step wfStep
+		ok   bool
+		when string
+	}{{gate, ok, "!= 'pull_request'"}, {ab, abOK, "== 'pull_request'"}} {
+		if !g.ok {
+			continue
 		}
-		if coe := gate.ContinueOnError; coe.Kind != 0 && coe.Value != "false" {
-			t.Errorf("%s: the regression gate has continue-on-error: %s; a regression would not fail the check", gate, coe.Value)
+		if g.step.ID == "" {
+			t.Errorf("%s: the gate has no id (later steps and users refer to its outcome)", g.step)
+		}
+		if coe := g.step.ContinueOnError; coe.Kind != 0 && coe.Value != "false" {
+			t.Errorf("%s: the gate has continue-on-error: %s; a regression would not fail the check", g.step, coe.Value)
+		}
+		if !strings.Contains(g.step.If, "github.event_name "+g.when) {
+			t.Errorf("%s: if: %q, want it to run when github.event_name %s", g.step, g.step.If, g.when)
+		}
+	}
+	if abOK {
+		// The base commit reaches the script through the environment: an
+		// expression in the script's text is a template injection.
+		if strings.Contains(ab.Run, "${{") {
+			t.Errorf("%s: an expression in run: %q; pass it through env", ab, ab.Run)
+		}
+		if !strings.Contains(ab.env["BASE_SHA"], "github.event.pull_request.base.sha") || !strings.Contains(ab.Run, `"$BASE_SHA"`) {
+			t.Errorf("%s: BASE is not the pull request's base commit from env BASE_SHA (env %v, run %q)", ab, ab.env, ab.Run)
+		}
+		checkout, _ := find(t, steps, "uses actions/checkout", func(s wfStep) bool { return strings.HasPrefix(s.Uses, "actions/checkout@") })
+		if checkout.With["fetch-depth"] != "0" {
+			t.Errorf("%s: fetch-depth %q, want 0: the A/B gate builds the base commit from the history", checkout, checkout.With["fetch-depth"])
 		}
 	}
 
@@ -219,7 +252,7 @@ func TestWorkflowSteps(t *testing.T) {
 
 	summary, ok := find(t, steps, "writes the job summary (\"$GITHUB_STEP_SUMMARY\")", func(s wfStep) bool { return strings.Contains(s.Run, "GITHUB_STEP_SUMMARY") })
 	if ok {
-		for _, want := range []string{"regression.md", "bench.txt"} {
+		for _, want := range []string{"gate.md", "regression.md", "bench.txt"} {
 			if !strings.Contains(summary.Run, want) {
 				t.Errorf("%s: the job summary does not include %s", summary, want)
 			}
@@ -240,7 +273,7 @@ func TestWorkflowSteps(t *testing.T) {
 	// What a failed run is read from must run after a failure, and after
 	// the steps that produce it.
 	last := -1
-	for _, s := range []wfStep{suite, gate, sweep} {
+	for _, s := range []wfStep{suite, gate, ab, sweep} {
 		if s.Run != "" && s.job == summary.job {
 			last = max(last, s.index)
 		}
@@ -379,5 +412,46 @@ func TestWorkflowGoCommands(t *testing.T) {
 		if v != want {
 			t.Errorf("command %q: timeout %q, want %q", got[i+1], v, want)
 		}
+	}
+}
+
+// TestReusableGateWorkflow: the workflow other repositories call takes a
+// spec and a package, builds both sides from the caller's history, runs
+// the A/B gate with a timeout, fails without Docker, and passes inputs to
+// the script only through the environment.
+func TestReusableGateWorkflow(t *testing.T) {
+	const path = "../.github/workflows/gate.yml"
+	wf, steps := loadWorkflowFile(t, path)
+	call, ok := triggers(wf.On)["workflow_call"]
+	if !ok || call == nil {
+		t.Fatalf("%s: on: lacks workflow_call; other repositories could not call it", path)
+	}
+	var inputs struct {
+		Inputs map[string]struct {
+			Required bool `yaml:"required"`
+		} `yaml:"inputs"`
+	}
+	if err := call.Decode(&inputs); err != nil {
+		t.Fatalf("%s: workflow_call: %v", path, err)
+	}
+	for _, in := range []string{"spec", "package"} {
+		if !inputs.Inputs[in].Required {
+			t.Errorf("%s: input %q missing or not required", path, in)
+		}
+	}
+	run, ok := find(t, steps, "runs the A/B gate (`go test ... -ab-repo`)", func(s wfStep) bool { return reGoTest.MatchString(s.Run) && strings.Contains(s.Run, "-ab-repo") })
+	if !ok {
+		return
+	}
+	for _, want := range []string{`-base="$BASE_SHA"`, `-head="$HEAD_SHA"`, `-ab-package="$PACKAGE"`, `-spec=`, "-count=1", "-timeout"} {
+		if !strings.Contains(run.Run, want) {
+			t.Errorf("%s: run lacks %s: %q", run, want, run.Run)
+		}
+	}
+	if strings.Contains(run.Run, "${{") {
+		t.Errorf("%s: an expression in run: %q; pass it through env", run, run.Run)
+	}
+	if run.env["MESHTEST_REQUIRE_DOCKER"] != "1" {
+		t.Errorf("%s: MESHTEST_REQUIRE_DOCKER is %q: without an engine the gate would pass having measured nothing", run, run.env["MESHTEST_REQUIRE_DOCKER"])
 	}
 }

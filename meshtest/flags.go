@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest/conditions"
@@ -60,6 +61,10 @@ type Flags struct {
 	// a second from the whole mesh, and bytes each (see GossipLoad).
 	GossipRate float64
 	GossipSize int
+	// Base and Head are the two sides of an A/B gate (see ABSide); ABRuns
+	// the runs of each; ABRepo and ABPackage what a revision builds.
+	Base, Head, ABRepo, ABPackage string
+	ABRuns                        int
 }
 
 // RegisterFlags defines the experiment flags on fs (flag.CommandLine in a
@@ -98,6 +103,11 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.Security, "security", "", "the nodes' security handshake: noise (default) or tls; QUIC has its own")
 	fs.Float64Var(&f.GossipRate, "gossip-rate", 1, "gossip experiments: messages a second published by the whole mesh, the nodes in turn")
 	fs.IntVar(&f.GossipSize, "gossip-size", 1024, "gossip experiments: bytes of each message, its 24-byte header included")
+	fs.StringVar(&f.Base, "base", "", "A/B gate: the base side, a git revision (built from -ab-repo) or a spec file (.json); empty: the working tree's bundled node")
+	fs.StringVar(&f.Head, "head", "", "A/B gate: the head side, as -base")
+	fs.IntVar(&f.ABRuns, "ab-runs", 5, "A/B gate: runs of each side, alternated (at least 4 for a 5 % test to be able to say anything)")
+	fs.StringVar(&f.ABRepo, "ab-repo", "", "A/B gate: the git repository a revision of -base or -head is built from (default: this module, whose bundled node is built)")
+	fs.StringVar(&f.ABPackage, "ab-package", "", "A/B gate: the Go main package built at a revision of -ab-repo, e.g. ./cmd/mynode; the node runs under -spec with its build replaced")
 	fs.StringVar(&f.Conditions, "conditions", "", "link conditions file: JSON (per node, per link, regions; see meshtest/conditions) or a Shadow-style .gml graph of regions; -latency, -jitter, -loss, -rate then set its default link")
 	return f
 }
@@ -176,6 +186,47 @@ func (f *Flags) Config(name string) (Config, error) {
 // relative file: path is found as spec paths are.
 func (f *Flags) Graph(fallback string) (topology.Graph, error) {
 	return f.GraphOf(fallback, f.Peers+1)
+}
+
+// ABSide is the node one side of an A/B gate runs, from -base or -head's
+// value: empty, the bundled node of the working tree; a path ending in
+// .json, that spec; anything else, a git revision: of this module's
+// bundled node (BundledAt), or with -ab-repo and -ab-package of that
+// repository's package, run under -spec with its build replaced by the
+// binary. The second result names the side in the report.
+func (f *Flags) ABSide(t testing.TB, flagName, value string) (*spec.Spec, string) {
+	t.Helper()
+	switch {
+	case value == "":
+		return spec.Bundled(), "working tree"
+	case strings.HasSuffix(value, ".json"):
+		path, err := FindFile(value)
+		if err == nil {
+			var s *spec.Spec
+			if s, err = spec.Load(path); err == nil {
+				return s, value
+			}
+		}
+		t.Fatalf("-%s=%s: %v", flagName, value, err)
+	case f.ABRepo == "" && f.ABPackage == "":
+		return BundledAt(t, value)
+	case f.ABRepo == "" || f.ABPackage == "" || f.Spec == "":
+		t.Fatalf("-%s=%s: a revision of another repository needs -ab-repo (its directory), -ab-package (its node's main package) and -spec (how to run it)", flagName, value)
+	}
+	path, err := FindFile(f.Spec)
+	if err != nil {
+		t.Fatalf("-spec: %v", err)
+	}
+	s, err := spec.Load(path)
+	if err != nil {
+		t.Fatalf("-spec: %v", err)
+	}
+	bin, name, err := BuildAt(t.TempDir(), f.ABRepo, f.ABPackage, value, t.Logf)
+	if err != nil {
+		t.Fatalf("-%s=%s: %v", flagName, value, err)
+	}
+	s.Build, s.Image = &spec.Build{Binary: bin}, ""
+	return s, name
 }
 
 // GraphOf is Graph with nodes nodes where the topology does not fix the
