@@ -22,5 +22,14 @@
 // another duration) is refused rather than reported, since any difference
 // would be meaningless.
 //
+// A stored baseline was measured on some machine; another machine moves
+// the figures for reasons that are not the change. [CompareAB] is the gate
+// that means something on any runner: both versions measured in the same
+// job, one value per run and side, each figure judged by a two-sided
+// Mann–Whitney test and a bootstrap interval of the ratio of medians, and
+// a regression only when the change is both beyond the threshold and
+// significant. Each row also says the smallest change the runs could have
+// detected, so "no significant change" is read for what it is worth.
+//
 // The package is pure: it knows nothing of Docker, flags or the environment.
 package regress
