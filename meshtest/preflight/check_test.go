@@ -280,3 +280,23 @@ func TestFindingString(t *testing.T) {
 		}
 	}
 }
+
+// TestInotifyInstancesOnlyOnCgroupV2: containerd's OOM watch takes an
+// inotify instance per container only on the unified hierarchy.
+func TestInotifyInstancesOnlyOnCgroupV2(t *testing.T) {
+	has := func(v int) bool {
+		h := Host{Sysctl: map[string]int64{"fs.inotify.max_user_instances": 128}, CgroupVersion: v}
+		for _, f := range Check(h, Need{Containers: 101}) {
+			if f.Setting == "fs.inotify.max_user_instances" {
+				return true
+			}
+		}
+		return false
+	}
+	if has(1) {
+		t.Error("cgroup v1: an inotify instances finding, though v1 shims take none")
+	}
+	if !has(2) || !has(0) {
+		t.Error("cgroup v2 or unknown: no inotify instances finding for 101 containers at 128")
+	}
+}

@@ -191,10 +191,13 @@ func inotify(h Host, n Need) []Finding {
 	const instances, watches = "fs.inotify.max_user_instances", "fs.inotify.max_user_watches"
 	c := int64(n.Containers)
 	wantInstances, wantWatches := c+128, 32*c
-	return append(
-		below(h, instances, wantInstances, SeverityWarning,
+	var out []Finding
+	if h.CgroupVersion != 1 {
+		out = below(h, instances, wantInstances, SeverityWarning,
 			fmt.Sprintf("on cgroup v2 each of %d containers' shims takes one of root's inotify instances and misses its container's OOM kills without one", n.Containers),
-			sysctlFix(h, setting{instances, ceilPow2(wantInstances)})),
+			sysctlFix(h, setting{instances, ceilPow2(wantInstances)}))
+	}
+	return append(out,
 		below(h, watches, wantWatches, SeverityWarning,
 			fmt.Sprintf("%d containers' shims and followed logs take root's inotify watches and miss events without them", n.Containers),
 			sysctlFix(h, setting{watches, ceilPow2(wantWatches)}))...)

@@ -22,6 +22,10 @@ type Host struct {
 	// Root is whether this process runs with euid 0, and so could apply
 	// Raise's writes itself.
 	Root bool
+	// CgroupVersion is the engine's cgroup hierarchy, 1 or 2; 0 unknown.
+	// Checks that only matter on one version (inotify instances, taken by
+	// containerd's OOM watch on v2) are skipped on the other.
+	CgroupVersion int
 }
 
 // Need is what a mesh asks of the host. The zero value of every field but

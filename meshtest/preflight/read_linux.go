@@ -40,6 +40,13 @@ func Read() Host {
 		h.OpenFiles = lim.Cur
 	}
 	h.Root = os.Geteuid() == 0
+	// The unified hierarchy has cgroup.controllers at its root; v1 mounts
+	// a tmpfs of controller directories there.
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		h.CgroupVersion = 2
+	} else if _, err := os.Stat("/sys/fs/cgroup"); err == nil {
+		h.CgroupVersion = 1
+	}
 	return h
 }
 
