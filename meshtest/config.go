@@ -98,6 +98,12 @@ type Config struct {
 	// off, a node runs exactly as idle as without them.
 	Workloads Workloads `json:"workloads,omitzero"`
 
+	// RaiseHostLimits lets a harness running as root raise the kernel
+	// settings the host preflight finds too low for the mesh (neighbour
+	// table, inotify, threads) for the run, putting them back afterwards.
+	// Off, a shortfall only fails the mesh with the command that fixes it.
+	RaiseHostLimits bool `json:"raise_host_limits,omitempty"`
+
 	// Monitor deploys a real Prometheus server (built from source) into the
 	// mesh, scraping every node and the harness's container samples; its
 	// TSDB snapshot goes into the artifacts. Off: nothing of it is built.

@@ -211,6 +211,9 @@ func (m *Mesh) start() error {
 	if err := m.assignSpecs(ctx); err != nil {
 		return m.why(err)
 	}
+	if err := m.preflight(); err != nil {
+		return err
+	}
 	if m.Config.MeasureFloor {
 		if err := m.measureFloor(ctx); err != nil {
 			return m.why(err)
