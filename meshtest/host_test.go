@@ -1,6 +1,8 @@
 package meshtest
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -54,4 +56,20 @@ func TestPreflightRefusesWhatTheHostCannotHold(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), "fix: sudo sysctl -w ") && strings.Contains(err.Error(), " net.ipv4.neigh.default.gc_thresh3="), err.Error())
 	assert.Empty(t, leftovers(t, m), "refused before anything started")
 	assert.Nil(t, m.run, "no network was made")
+}
+
+// TestRaiseHostLimitsPutsThemBack: every setting raised for a run is
+// written back at teardown.
+func TestRaiseHostLimitsPutsThemBack(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gc_thresh3")
+	require.NoError(t, os.WriteFile(path, []byte("1024\n"), 0o644))
+	m, err := prepare(t.Context(), t.Name(), Config{Peers: 1, Backend: &fakeBackend{}}, topology.Star(1), t.Logf)
+	require.NoError(t, err)
+	require.NoError(t, m.raiseHostLimits(map[string]int64{path: 8192}))
+	got, _ := os.ReadFile(path)
+	assert.Equal(t, "8192", string(got), "raised for the run")
+	m.close()
+	got, _ = os.ReadFile(path)
+	assert.Equal(t, "1024\n", string(got), "put back at teardown")
+	assert.ErrorContains(t, m.raiseHostLimits(map[string]int64{filepath.Join(t.TempDir(), "missing"): 1}), "raise ", "a setting that cannot be read is an error, not a guess")
 }
