@@ -20,7 +20,7 @@ import (
 // lateness, which are milliseconds, in keys ending in _ms); version 1 wrote
 // "Mean", "P95", "R2" and nanoseconds in config, and named the engine
 // "docker". Read still reads version 1. Sections added since (network,
-// events) are optional and left out when empty, so a reader of version 2
+// events, gossip, perf, ping) are optional and left out when empty, so a reader of version 2
 // that predates them reads a file that has them, and this one reads a file
 // without them: neither needed a new version.
 const (
