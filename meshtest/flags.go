@@ -225,7 +225,11 @@ func (f *Flags) ABSide(t testing.TB, flagName, value string) (*spec.Spec, string
 	if err != nil {
 		t.Fatalf("-spec: %v", err)
 	}
-	bin, name, err := BuildAt(t.TempDir(), f.ABRepo, f.ABPackage, value, t.Logf)
+	repo, err := FindFile(f.ABRepo) // typed from the repository's top, like the other paths
+	if err != nil {
+		t.Fatalf("-ab-repo: %v", err)
+	}
+	bin, name, err := BuildAt(t.TempDir(), repo, f.ABPackage, value, t.Logf)
 	if err != nil {
 		t.Fatalf("-%s=%s: %v", flagName, value, err)
 	}
