@@ -22,7 +22,8 @@ func (r *Recording) workloadCharts() []namedChart {
 	if g == nil {
 		return nil
 	}
-	where := fmt.Sprintf("%s, %d nodes, %d messages of %d B", r.Graph.Name, r.Graph.N, g.Result.Messages, g.Load.Size)
+	// Short titles: the chart does not wrap them.
+	where := fmt.Sprintf("%s, %d nodes, %d × %d B", r.Graph.Name, r.Graph.N, g.Result.Messages, g.Load.Size)
 	expected := float64(max(1, g.Result.Expected))
 
 	// The CDF's height is the share of expected deliveries made by each
@@ -68,11 +69,11 @@ func (r *Recording) workloadCharts() []namedChart {
 	}
 	return []namedChart{
 		{"gossip-delay-cdf", "Gossip first-delivery delay (CDF)", chart.TimeChart{
-			Title: "Gossip: first deliveries by delay after publish — " + where, YLabel: "share of expected deliveries", Lines: []chart.Line{cdf}}},
+			Title: "Gossip delay CDF: " + where, YLabel: "share of expected deliveries", Lines: []chart.Line{cdf}}},
 		{"gossip-deliveries", "Gossip deliveries over time", chart.TimeChart{
-			Title: "Gossip: deliveries over the window — " + where, YLabel: "deliveries", Lines: []chart.Line{made, due}, Events: r.markers()}},
+			Title: "Gossip deliveries: " + where, YLabel: "deliveries", Lines: []chart.Line{made, due}, Events: r.markers()}},
 		{"gossip-duplicates", "Gossip duplicates by mesh degree", chart.ScatterFit{
-			Title: "Gossip: duplicates per delivered message, by gossip mesh degree — " + where, XLabel: "mesh degree", YLabel: "duplicates per message",
+			Title: "Gossip duplicates by mesh degree: " + where, XLabel: "mesh degree", YLabel: "duplicates per message",
 			Points: points, PointsName: "nodes"}},
 	}
 }
