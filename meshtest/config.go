@@ -98,6 +98,14 @@ type Config struct {
 	// off, a node runs exactly as idle as without them.
 	Workloads Workloads `json:"workloads,omitzero"`
 
+	// WarmUp is the wait before a mesh's first sampling window, since a
+	// node's memory rises for ~20 s after it starts: 0 (the default) waits
+	// until every role's mean container memory holds within 2 % over 5
+	// samples, at most 30 s; a positive value waits exactly that long; a
+	// negative one not at all. The summary and the report say what it
+	// waited for.
+	WarmUp time.Duration `json:"-"`
+
 	// RaiseHostLimits lets a harness running as root raise the kernel
 	// settings the host preflight finds too low for the mesh (neighbour
 	// table, inotify, threads) for the run, putting them back afterwards.

@@ -51,8 +51,9 @@ type Flags struct {
 	Topology      string
 	Seed          uint64
 	Monitor       bool
-	// RaiseHostLimits is Config.RaiseHostLimits.
+	// RaiseHostLimits is Config.RaiseHostLimits, WarmUp Config.WarmUp.
 	RaiseHostLimits bool
+	WarmUp          time.Duration
 	// Link is every link's condition from -latency, -jitter, -loss and
 	// -rate; Conditions the file -conditions names.
 	Link       shape.Link
@@ -84,6 +85,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.StringVar(&f.BootstrapSpec, "bootstrap-spec", "", "JSON node spec for the bootstrap only (default: -spec)")
 	fs.StringVar(&f.Topology, "topology", "", "topology: star, line, ring, full, tree, random-regular, erdos-renyi, barabasi-albert, watts-strogatz or file:PATH, with NAME:key=value,... parameters")
 	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the random topologies")
+	fs.DurationVar(&f.WarmUp, "warm-up", 0, "wait before the first sampling window: 0 until every role's container memory settles (at most 30s), a duration to wait exactly that, negative for none")
 	fs.BoolVar(&f.RaiseHostLimits, "raise-host-limits", false, "as root, raise the kernel settings the host preflight finds too low for the mesh (neighbour table, inotify, threads) for the run, and put them back afterwards")
 	fs.BoolVar(&f.Monitor, "monitor", false, "deploy a Prometheus server (built from source) into the mesh; its snapshot goes into the artifacts")
 	fs.Func("latency", "one-way delay added to every link between two nodes, e.g. 50ms (so a round trip gains 100ms)", func(v string) (err error) {
@@ -131,6 +133,7 @@ func (f *Flags) Config(name string) (Config, error) {
 		MeasureFloor:    f.Floor,
 		Monitor:         f.Monitor,
 		RaiseHostLimits: f.RaiseHostLimits,
+		WarmUp:          f.WarmUp,
 	}
 	if f.Conditions != "" {
 		path, err := FindFile(f.Conditions)

@@ -104,6 +104,8 @@ type Mesh struct {
 
 	errorf func(string, ...any) // the test's Errorf, for a node that dies unplanned
 
+	warmUp *WarmUp // what the first window waited for; nil before it
+
 	workMu sync.Mutex
 	perfs  []summary.Perf // every Perf series run on the mesh, for the summary
 	pings  []summary.Ping

@@ -88,6 +88,9 @@ type Recording struct {
 	// samples.
 	Events []Event
 
+	// WarmUp is what the mesh waited for before its first window.
+	WarmUp *WarmUp
+
 	// Gossip is what a gossip workload did (RecordGossip); nil otherwise.
 	Gossip *GossipReport
 
@@ -292,7 +295,11 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		return nil
 	}
 
+	if err := m.warmUpOnce(ctx, cost, logf); err != nil {
+		return nil, m.why(err)
+	}
 	rec := m.newRecording()
+	rec.WarmUp = m.warmUp
 	rec.Table.Interval = interval
 	rec.CostSource = cost.Source()
 	rounds := int(d / interval)

@@ -64,6 +64,13 @@ func (r *Recording) Summary() *summary.File {
 		SamplingS: r.Duration.Seconds(),
 		TeardownS: m.Teardown().Seconds(),
 	}
+	if w := r.WarmUp; w != nil {
+		s.Timings.WarmUpS = w.Waited.Seconds()
+		s.Timings.WarmUp = w.Criterion
+		if !w.Settled {
+			s.Timings.WarmUp += ": not settled by the cap"
+		}
+	}
 	if r.Floor > 0 {
 		s.Timings.BringUpRatio = r.BringUp.Seconds() / r.Floor.Seconds()
 	}

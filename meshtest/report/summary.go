@@ -45,9 +45,11 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 	if s.Timings.FloorS > 0 {
 		d.Timings = append(d.Timings, KV{Key: "engine floor", Value: fmt.Sprintf("%.1f s (bring-up is %.2f× the floor)", s.Timings.FloorS, s.Timings.BringUpRatio)})
 	}
-	d.Timings = append(d.Timings,
-		KV{Key: "converge", Value: fmt.Sprintf("%.1f s", s.Timings.ConvergeS)},
-		KV{Key: "sampling", Value: fmt.Sprintf("%.1f s", s.Timings.SamplingS)})
+	d.Timings = append(d.Timings, KV{Key: "converge", Value: fmt.Sprintf("%.1f s", s.Timings.ConvergeS)})
+	if s.Timings.WarmUp != "" {
+		d.Timings = append(d.Timings, KV{Key: "warm-up", Value: fmt.Sprintf("%.1f s (%s)", s.Timings.WarmUpS, s.Timings.WarmUp)})
+	}
+	d.Timings = append(d.Timings, KV{Key: "sampling", Value: fmt.Sprintf("%.1f s", s.Timings.SamplingS)})
 	c := s.Convergence
 	d.Convergence = Convergence{
 		Proven: c.Proven, Edges: s.Topology.Edges, Nodes: s.Topology.Nodes,

@@ -193,6 +193,10 @@ type Timings struct {
 	ConvergeS    float64 `json:"converge_s"`
 	SamplingS    float64 `json:"sampling_s"`
 	TeardownS    float64 `json:"teardown_s"` // 0 until the mesh is removed; summary.json is rewritten then
+	// WarmUpS is the wait before the mesh's first window (Config.WarmUp),
+	// and WarmUp says what it waited for.
+	WarmUpS float64 `json:"warm_up_s,omitempty"`
+	WarmUp  string  `json:"warm_up,omitempty"`
 }
 
 // Harness is what the measuring cost this process.
