@@ -20,12 +20,18 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/meshtest/meshtest/meshtest/metrics"
 	"github.com/meshtest/meshtest/meshtest/series"
 	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/workload"
 )
+
+// nodeRequests bounds the workload requests in flight at once (records,
+// figures, pings), as the sampler's eight workers do.
+const nodeRequests = 8
 
 // gossipsubD is go-libp2p-pubsub's default mesh degree (GossipSubD): each
 // node grafts this many topic peers, or all it has when it has fewer.
@@ -325,23 +331,22 @@ func (m *Mesh) gossipRecords(ctx context.Context, names []string) ([]workload.De
 	var mu sync.Mutex
 	var out []workload.Delivery
 	var errs []error
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(nodeRequests)
 	for _, name := range names {
 		n := m.node(name)
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			ds, err := m.nodeRecords(ctx, n)
 			mu.Lock()
 			defer mu.Unlock()
 			out = append(out, ds...)
 			if err != nil {
-				errs = append(errs, err)
+				errs = append(errs, err) // every node's error, not only the first
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	return out, errors.Join(errs...)
 }
 
@@ -528,13 +533,14 @@ func decodeData(s, encoding string) ([]byte, error) {
 func (m *Mesh) gossipFigure(ctx context.Context, which func(*spec.GossipAPI) *metrics.Query) map[string]float64 {
 	out := map[string]float64{}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(nodeRequests)
 	for _, n := range m.Nodes {
 		q := which(n.spec.Workloads.Gossip)
 		if q == nil || m.isDown(n) {
 			continue
 		}
-		wg.Go(func() {
+		g.Go(func() error {
 			u := m.metricsURL(n) + cmp.Or(n.spec.MetricsPath, "/metrics")
 			if n.spec.FilterMetrics {
 				u = metrics.FilterURL(u, []string{q.Family})
@@ -543,7 +549,7 @@ func (m *Mesh) gossipFigure(ctx context.Context, which func(*spec.GossipAPI) *me
 			defer cancel()
 			fams, err := (&metrics.Scraper{Client: m.httpClient()}).Scrape(sctx, u)
 			if err != nil {
-				return
+				return nil // left out, as the doc says
 			}
 			vals, _ := metrics.Extract(fams, []metrics.Query{*q})
 			if v, ok := vals[q.Name]; ok {
@@ -551,9 +557,10 @@ func (m *Mesh) gossipFigure(ctx context.Context, which func(*spec.GossipAPI) *me
 				out[n.Name] = v
 				mu.Unlock()
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	return out
 }
 
@@ -833,14 +840,12 @@ func (m *Mesh) ping(count int) ([]EdgeRTT, error) {
 		return nil, fmt.Errorf("count %d: expected 1 to 100 round trips an edge", count)
 	}
 	out := make([]EdgeRTT, len(m.Graph.Edges))
-	sem := make(chan struct{}, 8)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(nodeRequests)
 	for i, e := range m.Graph.Edges {
 		a, b := m.Nodes[e.From], m.Nodes[e.To]
 		out[i] = EdgeRTT{From: a.Name, To: b.Name}
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			var r struct {
 				RTTs  []int64 `json:"rtts_ns"`
 				Error string  `json:"error"`
@@ -856,9 +861,10 @@ func (m *Mesh) ping(count int) ([]EdgeRTT, error) {
 				out[i].RTTs = append(out[i].RTTs, time.Duration(ns))
 			}
 			out[i].Err = cmp.Or(r.Error, errString(err))
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	s := summary.Ping{Count: count, Edges: len(out)}
 	var all, medians []float64
 	for _, e := range out {
