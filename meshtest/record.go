@@ -218,6 +218,9 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 	for i, n := range m.Nodes {
 		names[i] = n.Name
 	}
+	if err := m.warmUpOnce(ctx, logf); err != nil {
+		return nil, m.why(err)
+	}
 	cost, err := m.run.Cost(ctx, names)
 	if err != nil {
 		return nil, m.why(err)
@@ -295,9 +298,6 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		return nil
 	}
 
-	if err := m.warmUpOnce(ctx, cost, logf); err != nil {
-		return nil, m.why(err)
-	}
 	rec := m.newRecording()
 	rec.WarmUp = m.warmUp
 	rec.Table.Interval = interval

@@ -29,11 +29,22 @@ type WarmUp struct {
 }
 
 // warmUpOnce runs the warm-up before the mesh's first window (later
-// windows find the nodes warm), reading container memory through cost.
-func (m *Mesh) warmUpOnce(ctx context.Context, cost backend.CostReader, logf func(string, ...any)) error {
+// windows find the nodes warm). The caller holds m.busy, as every window
+// does; a workload calls it before it starts its own load, so that the
+// load falls in the window and not in the warm-up.
+func (m *Mesh) warmUpOnce(ctx context.Context, logf func(string, ...any)) error {
 	if m.warmUp != nil || m.Config.WarmUp < 0 {
 		return nil
 	}
+	names := make([]string, len(m.Nodes))
+	for i, n := range m.Nodes {
+		names[i] = n.Name
+	}
+	cost, err := m.run.Cost(ctx, names)
+	if err != nil {
+		return err
+	}
+	defer cost.Close()
 	begin := time.Now()
 	w := &WarmUp{}
 	if d := m.Config.WarmUp; d > 0 {
@@ -68,6 +79,16 @@ func (m *Mesh) warmUpOnce(ctx context.Context, cost backend.CostReader, logf fun
 	m.warmUp = w
 	logf("meshtest: warm-up: %.1f s (%s)", w.Waited.Seconds(), map[bool]string{true: "settled", false: "not settled by the cap: the window may still see the nodes' memory rise"}[w.Settled])
 	return nil
+}
+
+// warmUpFirst is warmUpOnce for a caller outside a window.
+func (m *Mesh) warmUpFirst(logf func(string, ...any)) error {
+	m.busy.Lock()
+	defer m.busy.Unlock()
+	if err := m.alive(); err != nil {
+		return err
+	}
+	return m.why(m.warmUpOnce(m.ctx, logf))
 }
 
 // roleMemory is each role's mean container memory now; nodes that cannot

@@ -224,6 +224,11 @@ func (m *Mesh) recordGossip(load GossipLoad, logf func(string, ...any), steps []
 		}
 		publishers = append(publishers, n)
 	}
+	// The warm-up comes before the load, or the first messages would be
+	// published while record still waits for the nodes to settle.
+	if err := m.warmUpFirst(logf); err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	defer cancel()
 	streams := m.subscribe(ctx)

@@ -51,9 +51,17 @@ func TestWorkloadsOnRealNodes(t *testing.T) {
 	for node, b := range rec.Gossip.ControlBytes {
 		assert.Positive(t, b, "%s sent GRAFTs and IHAVEs in the window", node)
 	}
+	// The mesh's first window warms up first: the load must fall after it,
+	// in the window, with an idle stretch before the first publish.
+	require.NotNil(t, rec.WarmUp, "the first window warmed up")
+	assert.GreaterOrEqual(t, rec.Gossip.PublishStart, time.Second, "publishing starts after the window's idle start")
+	for _, msg := range rec.Gossip.Input.Messages {
+		assert.False(t, msg.At.Before(rec.Started), "message %s published before the window", msg.ID)
+	}
 	cost := rec.gossipCost()["peer"]
 	assert.Equal(t, 5, cost.CPUSecondsPerMessage.N)
 	assert.Positive(t, cost.CPUSecondsPerMessage.Mean)
+	assert.Equal(t, 5, cost.CPUSecondsPerMessageAboveIdle.N, "the idle rate was measured before the load")
 
 	res := m.Perf(t, "peer-001", "peer-003", PerfLoad{Upload: 1 << 20, Download: 2 << 20, Runs: 3, NewConnection: true})
 	assert.Equal(t, 3, res.Runs)
