@@ -157,11 +157,8 @@ func (f *Flags) Config(name string) (Config, error) {
 		if sf.path == "" {
 			continue
 		}
-		path, err := FindFile(sf.path)
-		if err != nil {
-			return cfg, fmt.Errorf("%s: %w", sf.flag, err)
-		}
-		if *sf.dst, err = spec.Load(path); err != nil {
+		var err error
+		if *sf.dst, err = findSpec(sf.path); err != nil {
 			return cfg, fmt.Errorf("%s: %w", sf.flag, err)
 		}
 	}
@@ -207,24 +204,17 @@ func (f *Flags) ABSide(t testing.TB, flagName, value string) (*spec.Spec, string
 	case value == "":
 		return spec.Bundled(), "working tree"
 	case strings.HasSuffix(value, ".json"):
-		path, err := FindFile(value)
-		if err == nil {
-			var s *spec.Spec
-			if s, err = spec.Load(path); err == nil {
-				return s, value
-			}
+		s, err := findSpec(value)
+		if err != nil {
+			t.Fatalf("-%s=%s: %v", flagName, value, err)
 		}
-		t.Fatalf("-%s=%s: %v", flagName, value, err)
+		return s, value
 	case f.ABRepo == "" && f.ABPackage == "":
 		return BundledAt(t, value)
 	case f.ABRepo == "" || f.ABPackage == "" || f.Spec == "":
 		t.Fatalf("-%s=%s: a revision of another repository needs -ab-repo (its directory), -ab-package (its node's main package) and -spec (how to run it)", flagName, value)
 	}
-	path, err := FindFile(f.Spec)
-	if err != nil {
-		t.Fatalf("-spec: %v", err)
-	}
-	s, err := spec.Load(path)
+	s, err := findSpec(f.Spec)
 	if err != nil {
 		t.Fatalf("-spec: %v", err)
 	}
@@ -259,6 +249,15 @@ func (f *Flags) GraphOf(fallback string, nodes int) (topology.Graph, error) {
 		return g, fmt.Errorf("-topology: %w", err)
 	}
 	return g, nil
+}
+
+// findSpec loads the spec file a flag names, found as FindFile finds it.
+func findSpec(path string) (*spec.Spec, error) {
+	found, err := FindFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Load(found)
 }
 
 // FindFile resolves a path given on the command line: as it is when
