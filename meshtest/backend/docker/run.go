@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
@@ -57,6 +58,10 @@ func (r *run) RemoveCommand() string {
 	// keep the network.
 	return fmt.Sprintf("docker ps -aq --filter label=%s=%s | xargs -r docker rm -f; docker network rm %s", LabelRun, r.id, r.network)
 }
+
+// startCallTimeout bounds one container's create and start at the engine:
+// seconds normally, so only a hung engine reaches it.
+const startCallTimeout = 2 * time.Minute
 
 // Start creates and starts a unit's container with least privilege: every
 // capability dropped but those the unit asks for, no-new-privileges, a
@@ -122,7 +127,20 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 		// buries the test's own output, so progress is the harness's to print.
 		Logger: tclog.NewNoopLogger(),
 	}
-	c, err := testcontainers.GenericContainer(ctx, req)
+	if err := ctx.Err(); err != nil {
+		return inst, fmt.Errorf("start %s (%s): %w", u.Name, u.Image, context.Cause(ctx))
+	}
+	// Once begun, the create and start run to the end at the engine even
+	// if ctx ends: a call cancelled at the client goes on in the daemon,
+	// where its endpoint joins the network while the teardown that follows
+	// removes the run's other endpoints. Docker 20.10's libnetwork takes
+	// its network and controller locks in opposite orders on those two
+	// paths (moby/libnetwork#2649), and this engine was seen to hang its
+	// whole network API after such an aborted bring-up. Waiting for the
+	// call (seconds) keeps joins and removals apart.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), startCallTimeout)
+	defer cancel()
+	c, err := testcontainers.GenericContainer(cctx, req)
 	if c != nil && c.GetContainerID() != "" {
 		inst.Handle = c.GetContainerID()
 		r.mu.Lock()

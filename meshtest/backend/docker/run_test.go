@@ -324,3 +324,33 @@ func TestStartFailure(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left, "after RemoveRun")
 }
+
+// A Start whose context ends mid-call still returns only once the engine
+// has finished with the container: it reports the container it made, or
+// made none. A create cancelled at the client goes on in the daemon, and
+// the teardown that follows an aborted bring-up must not meet it there
+// (joins and removals on one network at once can hang Docker 20.10's
+// network API).
+func TestStartCancelledMidCallLeavesNoCreateInFlight(t *testing.T) {
+	Require(t)
+	b := testBackend(t, Options{})
+	r := testRun(t, b, "cancelled")
+	u, _ := soloNode(t, b)
+	for k, after := range []time.Duration{0, 2 * time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond} {
+		u := u
+		u.Name = fmt.Sprintf("cut-%d", k)
+		ctx, cancel := context.WithTimeout(t.Context(), after)
+		inst, err := r.Start(ctx, u)
+		cancel()
+		time.Sleep(time.Second) // time for a create still under way to land
+		list, lerr := b.cli.ContainerList(t.Context(), client.ContainerListOptions{All: true,
+			Filters: runFilter(r.ID()).Add("label", LabelNode+"="+u.Name)})
+		require.NoError(t, lerr)
+		if inst.Handle == "" {
+			assert.Empty(t, list.Items, "Start cut after %v returned no container (%v), yet one landed later", after, err)
+		} else {
+			require.Len(t, list.Items, 1, "Start cut after %v", after)
+			assert.Equal(t, inst.Handle, list.Items[0].ID)
+		}
+	}
+}
