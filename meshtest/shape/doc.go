@@ -198,9 +198,13 @@
 //     9.986 to 9.999; a 20 Mbit/s downlink, 19.91 to 20.00, and 19.95 to
 //     20.00 behind a 150 ms delay; a 50 Mbit/s downlink at 400 ms RTT,
 //     49.92 to 50.00, but once 49.49 and once 48.0, when the IFB was
-//     dequeued late and sent fewer packets (HTB's burst is 1 ms of rate and
-//     an MTU: a later dequeue loses the time; the link was slower, not the
-//     probe wrong); 8 Mbit/s through the helpers (a To rule), 7.95 to
+//     dequeued late and sent fewer packets (HTB's burst was then 1 ms of
+//     rate and an MTU: a later dequeue lost the time; the link was slower,
+//     not the probe wrong). With three busy loops beside it, that burst
+//     gave 46.1 for the 50 Mbit/s case and 8.67 and 17.5 for the 10 and 20
+//     in a CI suite; a burst of 10 ms of rate (now) gives 9.999, 20.000,
+//     20.007 and 50.012 under the same three loops; 8 Mbit/s through the
+//     helpers (a To rule), 7.95 to
 //     8.00. Unshaped, sent at 100 Mbit/s, 99.96 to 100.02: the sender
 //     keeps its rate. 5 % loss over 8,051 datagrams, 4.45 to 5.55 %.
 //
