@@ -36,14 +36,21 @@ func (n *Node) dialTarget(ctx context.Context, target ma.Multiaddr, deadline tim
 		if !n.dialUntil(ctx, target, *info, deadline) || lost == nil {
 			return
 		}
-		// A signal on lost says some connection to the target closed; only
-		// the last one counts. A signal left over from an earlier loss only
-		// costs one more look at Connectedness.
-		for n.host.Network().Connectedness(info.ID) == network.Connected {
+		// A signal on lost says the last connection to the target closed,
+		// and comes after its disconnected line. Waiting for it, not for
+		// Connectedness to drop, keeps the redial line after that one: the
+		// swarm forgets a connection before it notifies, and a target that
+		// closes while our Connect still waits for identify has us see
+		// Connectedness fall before the notifiee writes the loss. A signal
+		// left over from an earlier loss only costs one more look.
+		for {
 			select {
 			case <-lost:
 			case <-ctx.Done():
 				return
+			}
+			if n.host.Network().Connectedness(info.ID) != network.Connected {
+				break
 			}
 		}
 		if ctx.Err() != nil {
