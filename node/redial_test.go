@@ -26,8 +26,10 @@ func TestRedialAfterRemoteCloses(t *testing.T) {
 	// The target drops B, as a node that restarts or trims would.
 	closed := time.Now()
 	require.NoError(t, a.host.Network().ClosePeer(b.ID()))
-	// Immediate when idle; the bound is for a CI suite's load under -race,
-	// where 2 s once passed without B even seeing the close.
+	// Immediate when idle; the bound is room for a CI suite's load under
+	// -race. It does not cover a case seen 2 in 12 runs under -race: A has
+	// dropped the connection from its swarm and B still holds it (see the
+	// closing note of 2026-12-02).
 	require.Eventually(t, func() bool { return len(out.find(t, EventConnected)) == 2 && connectedTo(a, b.ID()) },
 		10*time.Second, 10*time.Millisecond, "B did not reconnect; its events: %v", out.events(t))
 	t.Logf("reconnected %v after the close", time.Since(closed))
