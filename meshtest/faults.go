@@ -118,6 +118,9 @@ type faultState struct {
 	// disconnected node, which the far end drops only when its keepalive
 	// fails. Drift ignores them.
 	doubt map[topology.Edge]bool
+	// returning are down nodes being started again: they dial their
+	// neighbours before they are proven up, so their edges are in doubt.
+	returning map[string]bool
 	// cut are the directed paths a partition or cut drops, by node index.
 	cut map[[2]int]bool
 	// planned counts the exits of each unit that faults caused and the
@@ -183,13 +186,15 @@ func (m *Mesh) inject(ctx context.Context, f Fault) (Event, error) {
 		if f.Kind == FaultStop {
 			action = backend.Stop
 		}
+		// Down before the engine acts: the far ends may see the loss at
+		// once, and a sample then must find the edge in doubt.
+		m.setDown(nodes, f.Kind)
 		for _, n := range nodes {
 			m.expectExit(n.Name)
 			if err := m.run.Act(ctx, n.Name, action); err != nil {
 				return ev, err
 			}
 		}
-		m.setDown(nodes, f.Kind)
 		ev.At = time.Now()
 		err = m.awaitEffect(ctx, &ev)
 	case FaultPause, FaultDisconnect:
@@ -197,12 +202,12 @@ func (m *Mesh) inject(ctx context.Context, f Fault) (Event, error) {
 		if f.Kind == FaultDisconnect {
 			action = backend.Disconnect
 		}
+		m.setDown(nodes, f.Kind)
 		for _, n := range nodes {
 			if err := m.run.Act(ctx, n.Name, action); err != nil {
 				return ev, err
 			}
 		}
-		m.setDown(nodes, f.Kind)
 		ev.At = time.Now()
 		ev.Recovery = "not waited for: the far ends drop the node's connections only when their keepalive fails"
 	case FaultStart, FaultRestart, FaultUnpause, FaultConnect:
@@ -451,7 +456,7 @@ func (m *Mesh) expectLocked(transition bool) {
 		switch {
 		case cut:
 		case downF || downT:
-			if lingers(kf) || lingers(kt) {
+			if lingers(kf) || lingers(kt) || m.faults.returning[m.Nodes[e.From].Name] || m.faults.returning[m.Nodes[e.To].Name] {
 				ex.doubt[e] = true
 			}
 		default:
@@ -554,6 +559,9 @@ func (m *Mesh) proofMethod() string {
 func (m *Mesh) bringBack(ctx context.Context, kind FaultKind, nodes []*Node, ev *Event) error {
 	action := map[FaultKind]backend.Action{FaultStart: backend.Start, FaultRestart: backend.Restart,
 		FaultUnpause: backend.Unpause, FaultConnect: backend.Connect}[kind]
+	// A node dials its neighbours as soon as it runs, long before it is
+	// proven up: from the engine's action on, its edges are in doubt.
+	m.setReturning(nodes, kind)
 	for _, n := range nodes {
 		if kind == FaultRestart {
 			m.expectExit(n.Name)
@@ -586,6 +594,27 @@ func (m *Mesh) bringBack(ctx context.Context, kind FaultKind, nodes []*Node, ev 
 	return m.reshape(ctx)
 }
 
+// setReturning records nodes as on their way back: still down (not
+// sampled; a restarted node is down from now on), their edges in doubt
+// until setUp.
+func (m *Mesh) setReturning(nodes []*Node, kind FaultKind) {
+	m.faultMu.Lock()
+	defer m.faultMu.Unlock()
+	if m.faults.down == nil {
+		m.faults.down = map[string]FaultKind{}
+	}
+	if m.faults.returning == nil {
+		m.faults.returning = map[string]bool{}
+	}
+	for _, n := range nodes {
+		if _, ok := m.faults.down[n.Name]; !ok {
+			m.faults.down[n.Name] = kind
+		}
+		m.faults.returning[n.Name] = true
+	}
+	m.expectLocked(true)
+}
+
 // setUp records nodes as back, and the topology expected with them; anew
 // says they were started again (a new address, a new cgroup), which tells
 // Record to reopen their target and cost reader.
@@ -597,6 +626,7 @@ func (m *Mesh) setUp(nodes []*Node, anew bool) {
 	}
 	for _, n := range nodes {
 		delete(m.faults.down, n.Name)
+		delete(m.faults.returning, n.Name)
 		if anew {
 			m.faults.gen[n.Name]++
 		}
@@ -610,6 +640,7 @@ func (m *Mesh) setUp(nodes []*Node, anew bool) {
 // joins. A node others dial by its peer ID cannot be replaced: they
 // would dial the old identity forever.
 func (m *Mesh) replace(ctx context.Context, nodes []*Node, ev *Event) error {
+	m.setDown(nodes, FaultReplace)
 	for _, n := range nodes {
 		m.shapeMu.Lock()
 		helper := m.shapers[n.Name]
@@ -626,11 +657,12 @@ func (m *Mesh) replace(ctx context.Context, nodes []*Node, ev *Event) error {
 			return err
 		}
 	}
-	m.setDown(nodes, FaultReplace)
 	ev.At = time.Now()
 	if err := m.awaitEffect(ctx, ev); err != nil {
 		return err
 	}
+	m.settle() // gone for good: until the newcomer starts, exactly without it
+	m.setReturning(nodes, FaultReplace)
 	old := make([]string, len(nodes))
 	for i, n := range nodes {
 		old[i] = n.PeerID

@@ -90,6 +90,21 @@ func TestExpectedTopology(t *testing.T) {
 	m.setDown([]*Node{m.Nodes[2]}, FaultKill)
 	m.settle()
 	assert.Equal(t, [2]float64{1, 1}, rangeOf(1), "a killed neighbour's edge is gone")
+	// Started again, it dials its neighbours before it is proven up.
+	m.setReturning([]*Node{m.Nodes[2]}, FaultStart)
+	assert.Equal(t, [2]float64{1, 2}, rangeOf(1), "a returning neighbour's edge may be back before it is proven up")
+	assert.True(t, m.isDown(m.Nodes[2]), "a returning node is not sampled until it is up")
+	m.setUp([]*Node{m.Nodes[2]}, true)
+	m.settle()
+	assert.Equal(t, [2]float64{2, 2}, rangeOf(1), "back: the edge is certain")
+	// A restart takes a node that is up: from the engine's action on, it
+	// is down and its edges in doubt.
+	m.setReturning([]*Node{m.Nodes[2]}, FaultRestart)
+	assert.Equal(t, [2]float64{1, 2}, rangeOf(3), "a restarting neighbour's edge may drop")
+	m.setUp([]*Node{m.Nodes[2]}, true)
+	m.settle()
+	m.setDown([]*Node{m.Nodes[2]}, FaultKill)
+	m.settle()
 	m.faultMu.Lock()
 	delete(m.faults.down, "peer-002")
 	m.faultMu.Unlock()
