@@ -43,26 +43,41 @@ func startMesh(t *testing.T, cfg Config, g topology.Graph) (*Mesh, error) {
 	return m, m.start()
 }
 
-// leftovers lists what of a run is still on the engine. A network the
-// engine refuses to remove with no container attached (its bug, cleared
-// only by a daemon restart: backend.ErrStuckNetwork) is logged, not listed:
-// it is not a leak of ours, and the next run is not blocked by it.
+// leftovers lists what of a run is still on the engine.
 func leftovers(t *testing.T, m *Mesh) []string {
 	t.Helper()
 	ctx := context.Background()
-	var out []string
-	for _, id := range []string{m.Run, m.floorRun()} {
-		left, err := m.backend.Leftovers(ctx, id)
+	var left []string
+	runs := []string{m.Run, m.floorRun()}
+	for _, id := range runs {
+		l, err := m.backend.Leftovers(ctx, id)
 		require.NoError(t, err)
-		if len(left) > 0 {
-			if err := m.backend.RemoveRun(ctx, id, t.Logf); errors.Is(err, backend.ErrStuckNetwork) {
-				t.Logf("the engine's bug, not a leak: %v", err)
-				left = slices.DeleteFunc(left, func(l string) bool { return strings.HasPrefix(l, "network ") })
-			}
-		}
-		out = append(out, left...)
+		left = append(left, l...)
 	}
-	return out
+	return withoutStuckNetworks(t, m.backend, runs, left)
+}
+
+// withoutStuckNetworks removes the runs when anything of theirs is left,
+// and drops the networks from left when the engine refused them with no
+// container attached (its bug, cleared only by a daemon restart:
+// backend.ErrStuckNetwork): that is logged, not listed, for it is not a
+// leak of ours, and the next run is not blocked by it.
+func withoutStuckNetworks(t *testing.T, b backend.Backend, runs, left []string) []string {
+	t.Helper()
+	if len(left) == 0 {
+		return left
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var errs []error
+	for _, run := range runs {
+		errs = append(errs, b.RemoveRun(ctx, run, t.Logf))
+	}
+	if err := errors.Join(errs...); errors.Is(err, backend.ErrStuckNetwork) {
+		t.Logf("the engine's bug, not a leak: %v", err)
+		left = slices.DeleteFunc(left, func(l string) bool { return strings.HasPrefix(l, "network ") })
+	}
+	return left
 }
 
 // TestMeshLifecycle starts a small star, checks what New promises, and checks

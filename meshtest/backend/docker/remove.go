@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -313,6 +314,29 @@ func (b *Backend) removeDeadRun(ctx context.Context, run string, logf backend.Lo
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// RunsByTest lists the runs whose containers or networks are labelled with
+// the test's name: what a test that ran another process's mesh can remove.
+func (b *Backend) RunsByTest(ctx context.Context, test string) ([]string, error) {
+	filter := make(client.Filters).Add("label", LabelTest+"="+test)
+	runs := map[string]bool{}
+	cs, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of test %s: %w", test, err)
+	}
+	for _, c := range cs.Items {
+		runs[c.Labels[LabelRun]] = true
+	}
+	ns, err := b.cli.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	if err != nil {
+		return nil, fmt.Errorf("list networks of test %s: %w", test, err)
+	}
+	for _, n := range ns.Items {
+		runs[n.Labels[LabelRun]] = true
+	}
+	delete(runs, "")
+	return slices.Sorted(maps.Keys(runs)), nil
 }
 
 // ByTest lists every container and network labelled with the test's name,
