@@ -73,11 +73,16 @@ const queueLen = 1 << 16
 // Packets reach it only once a rule sends them there.
 func startDelayLine(queue uint16, latency, jitter time.Duration) (*delayLine, error) {
 	nf, err := nfqueue.Open(&nfqueue.Config{
-		NfQueue:      queue,
-		MaxQueueLen:  queueLen,
-		Copymode:     nfqueue.NfQnlCopyMeta,
-		Flags:        nfqueue.NfQaCfgFlagGSO, // hand over GSO super-packets whole, not segmented
-		WriteTimeout: 50 * time.Millisecond,
+		NfQueue:     queue,
+		MaxQueueLen: queueLen,
+		Copymode:    nfqueue.NfQnlCopyMeta,
+		Flags:       nfqueue.NfQaCfgFlagGSO, // hand over GSO super-packets whole, not segmented
+		// A verdict is one small netlink write that the kernel takes at
+		// once; the deadline only catches a dead socket. 50 ms was missed
+		// when a loaded machine (a CI suite under -race on 2 cores) did not
+		// schedule the writer in time, failing a verdict that would have
+		// gone through.
+		WriteTimeout: time.Second,
 		Logger:       discardLogger{},
 	})
 	if err != nil {
