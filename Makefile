@@ -13,7 +13,7 @@ RUNS     ?= 5
 
 # The whole suite, with the race detector: unit tests and small meshes (<= 31 peers, and one 100-peer bring-up cut short by its deadline).
 test:
-	$(GO) test -race -count=1 -timeout 50m ./...
+	$(GO) test -p 1 -race -count=1 -timeout 50m ./...
 
 # The main job: a 100-peer star with its artifacts kept under ./results.
 star:
