@@ -127,6 +127,17 @@ func (r *Recording) PerConnection(figure string) float64 {
 	return (boot.Mean(figure) - peer.Mean(figure)) / float64(r.Config.Peers)
 }
 
+// metricsEndpoint is the URL of node n's metrics for families: with name[]
+// parameters where its spec says the endpoint honours them. The sampler's
+// Target decodes only those families either way.
+func (m *Mesh) metricsEndpoint(n *Node, families []string) string {
+	u := m.metricsURL(n) + cmp.Or(n.spec.MetricsPath, "/metrics")
+	if n.spec.FilterMetrics {
+		u = metrics.FilterURL(u, families)
+	}
+	return u
+}
+
 // HarnessCPUPercent is HarnessCPU as a percentage of one core over the window.
 func (r *Recording) HarnessCPUPercent() float64 {
 	if r.Duration <= 0 {
@@ -233,11 +244,8 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 	targets := make([]*metrics.Target, len(m.Nodes))
 	for i, n := range m.Nodes {
 		queries[i] = n.spec.Queries()
-		u := n.MetricsURL + cmp.Or(n.spec.MetricsPath, "/metrics")
-		if n.spec.FilterMetrics {
-			u = metrics.FilterURL(u, metrics.FamilyNames(queries[i]))
-		}
-		if targets[i], err = metrics.NewTarget(u); err != nil {
+		fams := metrics.FamilyNames(queries[i])
+		if targets[i], err = metrics.NewTarget(m.metricsEndpoint(n, fams), fams...); err != nil {
 			return nil, err
 		}
 	}
@@ -276,11 +284,8 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		return cost
 	}
 	reopen := func(i int, n *Node) error {
-		u := m.metricsURL(n) + cmp.Or(n.spec.MetricsPath, "/metrics")
-		if n.spec.FilterMetrics {
-			u = metrics.FilterURL(u, metrics.FamilyNames(queries[i]))
-		}
-		tg, err := metrics.NewTarget(u)
+		fams := metrics.FamilyNames(queries[i])
+		tg, err := metrics.NewTarget(m.metricsEndpoint(n, fams), fams...)
 		if err != nil {
 			return err
 		}

@@ -546,10 +546,7 @@ func (m *Mesh) gossipFigure(ctx context.Context, which func(*spec.GossipAPI) *me
 			continue
 		}
 		g.Go(func() error {
-			u := m.metricsURL(n) + cmp.Or(n.spec.MetricsPath, "/metrics")
-			if n.spec.FilterMetrics {
-				u = metrics.FilterURL(u, []string{q.Family})
-			}
+			u := m.metricsEndpoint(n, []string{q.Family})
 			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
 			fams, err := (&metrics.Scraper{Client: m.httpClient()}).Scrape(sctx, u)

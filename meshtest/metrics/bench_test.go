@@ -179,3 +179,31 @@ func BenchmarkExtract(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeOnly is the parse cost of one sample of a node that serves
+// its whole ~40 KB exposition whatever name[] asks: Decode of all of it
+// against DecodeOnly of the default queries' families, in each format.
+func BenchmarkDecodeOnly(b *testing.B) {
+	body := payloads(b)["full"]
+	keep := map[string]bool{}
+	for _, name := range FamilyNames(DefaultQueries()) {
+		keep[name] = true
+	}
+	for _, format := range []string{"text", "protobuf"} {
+		for _, only := range []bool{false, true} {
+			var k map[string]bool
+			if only {
+				k = keep
+			}
+			b.Run("format="+format+"/only="+map[bool]string{false: "all", true: "queried"}[only], func(b *testing.B) {
+				b.SetBytes(int64(len(body[format])))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := DecodeOnly(bytes.NewReader(body[format]), benchFormats[format], k); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

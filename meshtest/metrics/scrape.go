@@ -92,7 +92,7 @@ func (s *Scraper) Scrape(ctx context.Context, url string) (Families, error) {
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 		_ = resp.Body.Close()
 	}()
-	fams, err := decodeResponse(resp)
+	fams, err := decodeResponse(resp, nil)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
@@ -103,15 +103,16 @@ func (s *Scraper) Scrape(ctx context.Context, url string) (Families, error) {
 // the endpoint answered with. It reads the body to its end (within
 // MaxPayloadBytes), which is what lets a kept connection serve the next
 // request. Errors for a status other than 200 carry the start of the body,
-// which is where endpoints say what went wrong.
-func decodeResponse(resp *http.Response) (Families, error) {
+// which is where endpoints say what went wrong. A non-nil keep decodes those
+// families alone (DecodeOnly).
+func decodeResponse(resp *http.Response, keep map[string]bool) (Families, error) {
 	if resp.StatusCode != http.StatusOK {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 		return nil, fmt.Errorf("status %s: %q", resp.Status, strings.TrimSpace(string(head)))
 	}
 	body := &limitedReader{r: resp.Body, n: MaxPayloadBytes}
 	format := expfmt.ResponseFormat(resp.Header)
-	fams, err := Decode(body, format)
+	fams, err := DecodeOnly(body, format, keep)
 	if err == nil {
 		_, err = io.Copy(io.Discard, body)
 	}

@@ -26,6 +26,7 @@ import (
 // is not safe for concurrent use.
 type Target struct {
 	URL  string
+	keep map[string]bool // the families decoded; nil: all
 	addr string
 	req  []byte
 	conn net.Conn
@@ -33,7 +34,10 @@ type Target struct {
 }
 
 // NewTarget prepares a Target for an http:// URL; it connects on first use.
-func NewTarget(rawURL string) (*Target, error) {
+// Given families, its scrapes decode those alone and skip the rest of the
+// payload unparsed (DecodeOnly): what an endpoint that ignores name[] costs
+// the harness then is mostly reading the bytes.
+func NewTarget(rawURL string, families ...string) (*Target, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", rawURL, err)
@@ -46,7 +50,14 @@ func NewTarget(rawURL string) (*Target, error) {
 		addr = net.JoinHostPort(u.Hostname(), "80")
 	}
 	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nAccept: " + acceptHeader + "\r\nUser-Agent: meshtest\r\n\r\n"
-	return &Target{URL: rawURL, addr: addr, req: []byte(req)}, nil
+	t := &Target{URL: rawURL, addr: addr, req: []byte(req)}
+	if len(families) > 0 {
+		t.keep = make(map[string]bool, len(families))
+		for _, f := range families {
+			t.keep[f] = true
+		}
+	}
+	return t, nil
 }
 
 // Scrape fetches and decodes the exposition within timeout (and ctx's
@@ -102,7 +113,7 @@ func (t *Target) scrape(ctx context.Context, deadline time.Time) (Families, erro
 		return nil, err
 	}
 	defer resp.Body.Close()
-	fams, err := decodeResponse(resp)
+	fams, err := decodeResponse(resp, t.keep)
 	if err != nil || resp.Close {
 		t.Close()
 	}
