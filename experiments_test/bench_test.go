@@ -49,8 +49,8 @@ func parseSweep(s string) ([]int, error) {
 	var ns []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > meshtest.MaxNodes-1 {
-			return nil, fmt.Errorf("%q: want peer counts between 1 and %d, e.g. -sweep=10,25,50,100", f, meshtest.MaxNodes-1)
+		if err != nil || n < 1 || n > meshtest.MaxNetworks*meshtest.DefaultNetworkSize {
+			return nil, fmt.Errorf("%q: want peer counts between 1 and %d, e.g. -sweep=10,25,50,100", f, meshtest.MaxNetworks*meshtest.DefaultNetworkSize)
 		}
 		ns = append(ns, n)
 	}

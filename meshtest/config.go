@@ -19,6 +19,10 @@ import (
 // takes at most 1024 ports and the gateway is one of them.
 const MaxNodes = 1023
 
+// MaxNetworks bounds the bridge networks one mesh spreads over (see
+// Config.NetworkSize).
+const MaxNetworks = 16
+
 // Config describes one experiment's mesh. The zero value of every field but
 // Peers is usable; WithDefaults says what it becomes. A Config maps
 // one-to-one to the experiment flags (see RegisterFlags) and is saved in the
@@ -29,9 +33,19 @@ type Config struct {
 	// slug). Letters, digits and '-'.
 	Name string `json:"name"`
 
-	// Peers is the number of nodes besides the bootstrap: 1..MaxNodes-1.
-	// NewGraph sets it from the topology.
+	// Peers is the number of nodes besides the bootstrap. NewGraph sets it
+	// from the topology. More than NetworkSize spread over several bridge
+	// networks (see NetworkSize).
 	Peers int `json:"peers"`
+
+	// NetworkSize is the most peers on one bridge network; 0 means
+	// DefaultNetworkSize, all one bridge holds (1022 beside the bootstrap).
+	// A mesh of more peers spreads them over as many networks as it takes,
+	// in blocks by index, with the bootstrap (and services) on every one:
+	// Docker routes nothing between bridges, so every edge must stay within
+	// a block or touch the bootstrap (a star does), and link conditions
+	// need one network. At most MaxNetworks.
+	NetworkSize int `json:"network_size,omitempty"`
 
 	// Spec says how to run every node; nil means spec.Bundled(), the node
 	// in node/ built from source into a FROM scratch image.
@@ -235,12 +249,15 @@ func (c Config) validate() error {
 		}
 		return &FieldError{Field: field, Value: v, Why: why, Fix: fix}
 	}
-	peers := fmt.Sprintf("set %%s between 1 and %d", MaxNodes-1)
+	peers := fmt.Sprintf("set %%s between 1 and %d", MaxNetworks*c.networkSize())
 	switch {
 	case c.Peers < 1:
 		return bad("Peers", c.Peers, "a mesh needs at least 1 peer besides the bootstrap", peers)
-	case c.Peers+1 > MaxNodes:
-		return bad("Peers", c.Peers, fmt.Sprintf("one Docker bridge network holds at most %d containers (a Linux bridge has 1024 ports), so at most %d peers besides the bootstrap", MaxNodes, MaxNodes-1), peers)
+	case c.NetworkSize < 0 || c.NetworkSize > DefaultNetworkSize:
+		return bad("NetworkSize", c.NetworkSize, fmt.Sprintf("one Docker bridge network holds at most %d containers (a Linux bridge has 1024 ports), the bootstrap and %d peers", MaxNodes, DefaultNetworkSize),
+			fmt.Sprintf("set %%s between 1 and %d, or 0 for that", DefaultNetworkSize))
+	case c.networks() > MaxNetworks:
+		return bad("Peers", c.Peers, fmt.Sprintf("%d peers take %d bridge networks of %d; meshtest spreads a mesh over at most %d (Docker's default address pools hold about 30 networks for everyone on the engine)", c.Peers, c.networks(), c.networkSize(), MaxNetworks), peers)
 	case !validName.MatchString(c.Name):
 		return bad("Name", c.Name, "use letters, digits and '-' (it becomes part of container names)", "")
 	case c.Parallelism < 1:
@@ -252,6 +269,11 @@ func (c Config) validate() error {
 	}
 	if err := c.Conditions.Validate(); err != nil {
 		return fmt.Errorf("Config.Conditions: %w", err)
+	}
+	if !c.Conditions.IsZero() && c.networks() > 1 {
+		// The helpers' rules name each node by its one address.
+		return bad("Conditions", "set", fmt.Sprintf("%d peers span %d bridge networks of %d, and link conditions are shaped on one network only", c.Peers, c.networks(), c.networkSize()),
+			fmt.Sprintf("leave %%s empty, or run at most %d peers", c.networkSize()))
 	}
 	if !c.Conditions.IsZero() && c.PublishPorts {
 		return bad("PublishPorts", c.PublishPorts, "link conditions need the harness to reach each node's network helper at the node's own address, which published ports do not give", "run on Linux with %s off")

@@ -41,6 +41,7 @@ import (
 // Fields hold the parsed values once `go test` has parsed the flags.
 type Flags struct {
 	Peers         int
+	NetworkSize   int
 	Duration      time.Duration
 	Interval      time.Duration
 	Keep          bool
@@ -75,7 +76,8 @@ type Flags struct {
 // experiment small: ten peers, fifteen seconds.
 func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{}
-	fs.IntVar(&f.Peers, "peers", 10, fmt.Sprintf("number of peers besides the bootstrap (1..%d)", MaxNodes-1))
+	fs.IntVar(&f.Peers, "peers", 10, fmt.Sprintf("number of peers besides the bootstrap (1..%d; more than -network-size spread over several bridge networks)", MaxNetworks*DefaultNetworkSize))
+	fs.IntVar(&f.NetworkSize, "network-size", 0, fmt.Sprintf("most peers on one bridge network; 0: all one bridge holds (%d)", DefaultNetworkSize))
 	fs.DurationVar(&f.Duration, "duration", 15*time.Second, "sampling window once the mesh has converged")
 	fs.DurationVar(&f.Interval, "interval", time.Second, "time between two samples of every node")
 	fs.BoolVar(&f.Keep, "keep", false, "leave the mesh running after the test and print how to remove it")
@@ -118,7 +120,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 }
 
 // flagOf names the flag of each Config field a flag sets.
-var flagOf = map[string]string{"Peers": "-peers", "Interval": "-interval", "Name": "the experiment's name"}
+var flagOf = map[string]string{"Peers": "-peers", "NetworkSize": "-network-size", "Interval": "-interval", "Name": "the experiment's name"}
 
 // Config is the mesh the flags describe, for the experiment called name.
 // Relative spec paths are found in the test's package directory or else in
@@ -127,6 +129,7 @@ func (f *Flags) Config(name string) (Config, error) {
 	cfg := Config{
 		Name:            name,
 		Peers:           f.Peers,
+		NetworkSize:     f.NetworkSize,
 		Interval:        f.Interval,
 		Keep:            f.Keep,
 		ResultsDir:      f.Results,

@@ -21,7 +21,7 @@ func TestFlagsNameTheFlag(t *testing.T) {
 	f := RegisterFlags(fs)
 	require.NoError(t, fs.Parse([]string{"-peers=0"}))
 	_, err := f.Config("star")
-	assert.EqualError(t, err, "-peers=0: a mesh needs at least 1 peer besides the bootstrap; set -peers between 1 and 1022")
+	assert.EqualError(t, err, "-peers=0: a mesh needs at least 1 peer besides the bootstrap; set -peers between 1 and 16352")
 
 	require.NoError(t, fs.Parse([]string{"-peers=3", "-interval=10ms"}))
 	_, err = f.Config("star")

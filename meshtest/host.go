@@ -69,7 +69,7 @@ func (m *Mesh) hostNeed() preflight.Need {
 		}
 		mem = max(mem, per)
 	}
-	return preflight.Need{Containers: n, Bridges: 1, Peers: peers, MemoryPerContainerBytes: mem}
+	return preflight.Need{Containers: n, Bridges: m.Config.networks(), Peers: peers, MemoryPerContainerBytes: mem}
 }
 
 // raiseHostLimits writes the sysctls and registers their old values to be

@@ -167,6 +167,9 @@ func prepare(ctx context.Context, test string, cfg Config, g topology.Graph, log
 	if err := g.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkNetworks(cfg, g); err != nil {
+		return nil, err
+	}
 	b := cfg.Backend
 	var owned *docker.Backend // the default backend, which the mesh closes
 	if b == nil {
@@ -221,7 +224,7 @@ func (m *Mesh) start() error {
 			return m.why(err)
 		}
 	}
-	run, err := m.backend.NewRun(ctx, backend.RunOptions{ID: m.Run, Test: m.test})
+	run, err := m.backend.NewRun(ctx, backend.RunOptions{ID: m.Run, Test: m.test, Networks: m.Config.networks()})
 	if err != nil {
 		return m.why(err)
 	}
@@ -282,7 +285,7 @@ func (m *Mesh) measureFloor(ctx context.Context) error {
 		m.logf("meshtest: the %s backend cannot measure a floor; bring-up is reported alone", m.backend.Name())
 		return nil
 	}
-	d, err := f.Floor(ctx, backend.RunOptions{ID: m.floorRun(), Test: m.test}, m.Nodes[len(m.Nodes)-1].Instance.Image, m.Graph.N, m.Config.Parallelism, m.logf)
+	d, err := f.Floor(ctx, backend.RunOptions{ID: m.floorRun(), Test: m.test, Networks: m.Config.networks()}, m.Nodes[len(m.Nodes)-1].Instance.Image, m.Graph.N, m.Config.Parallelism, m.logf)
 	m.Floor = d
 	return err
 }
@@ -324,8 +327,11 @@ func (m *Mesh) grow(g topology.Graph) error {
 	if len(m.Config.Groups) > 0 {
 		return fmt.Errorf("a mesh with groups cannot grow: which group would new peers join?")
 	}
-	if g.N > MaxNodes {
-		return fmt.Errorf("%d nodes: one Docker bridge network holds at most %d", g.N, MaxNodes)
+	if grown := (Config{Peers: g.N - 1, NetworkSize: m.Config.NetworkSize}); grown.networks() > m.Config.networks() {
+		return fmt.Errorf("%d nodes need %d bridge networks and the mesh has %d: a mesh does not grow onto new networks (start it with as many peers)", g.N, grown.networks(), m.Config.networks())
+	}
+	if err := checkNetworks(m.Config, g); err != nil {
+		return err
 	}
 	m.Graph = g
 	m.Config.Peers = g.N - 1

@@ -137,6 +137,7 @@ func (m *Mesh) nodeUnit(i int) (backend.Unit, error) {
 		return u, fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	maps.Copy(u.Env, m.Config.Env)
+	u.Networks = m.unitNetworks(i)
 	return u, nil
 }
 

@@ -10,8 +10,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meshtest/meshtest/meshtest/conditions"
 	"github.com/meshtest/meshtest/meshtest/report"
 	"github.com/meshtest/meshtest/meshtest/series"
+	"github.com/meshtest/meshtest/meshtest/shape"
 	"github.com/meshtest/meshtest/meshtest/spec"
 	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/topology"
@@ -48,9 +50,11 @@ func TestConfigCheck(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Peers: 0}, "Config.Peers = 0: a mesh needs at least 1 peer besides the bootstrap; set Config.Peers between 1 and 1022"},
+		{Config{Peers: 0}, "Config.Peers = 0: a mesh needs at least 1 peer besides the bootstrap; set Config.Peers between 1 and 16352"},
 		{Config{Peers: -1}, "at least 1 peer"},
-		{Config{Peers: 1023}, "at most 1023 containers"},
+		{Config{Peers: 16353}, "16353 peers take 17 bridge networks of 1022; meshtest spreads a mesh over at most 16"},
+		{Config{Peers: 5, NetworkSize: 1023}, "Config.NetworkSize = 1023: one Docker bridge network holds at most 1023 containers"},
+		{Config{Peers: 5, NetworkSize: 2, Conditions: conditions.Conditions{Link: shape.Link{Latency: time.Millisecond}}}, `Config.Conditions = "set": 5 peers span 3 bridge networks of 2`},
 		{Config{Peers: 5, Name: "has space"}, `Config.Name = "has space"`},
 		{Config{Peers: 5, Interval: 10 * 1e6}, "Config.Interval = 10ms"},
 		{Config{Peers: 2, Groups: []Group{{Name: "a", Spec: spec.Bundled(), Count: 1}}}, "Config.Groups hold 1 peers in all, but Config.Peers = 2"},
@@ -63,6 +67,7 @@ func TestConfigCheck(t *testing.T) {
 		assert.ErrorContains(t, tc.cfg.Check(), tc.want, "%+v", tc.cfg)
 	}
 	assert.NoError(t, Config{Peers: 1022}.Check())
+	assert.NoError(t, Config{Peers: 2000}.Check(), "two networks")
 	assert.NoError(t, Config{Peers: 1}.Check())
 	assert.NoError(t, Config{Peers: 1, Workloads: Workloads{Topic: "t", Perf: true, Ping: true}}.Check(), "the bundled node keeps every contract")
 }

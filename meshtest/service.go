@@ -90,5 +90,6 @@ func (m *Mesh) serviceUnit(ctx context.Context, s *spec.Spec) (backend.Unit, err
 	if err != nil {
 		return u, fmt.Errorf("service %s: %w", s.Name, err)
 	}
+	u.Networks = m.unitNetworks(-1)
 	return u, nil
 }

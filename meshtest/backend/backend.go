@@ -55,13 +55,17 @@ type Backend interface {
 type RunOptions struct {
 	ID   string // unique to this run: "star-1a2b3c4d"
 	Test string // the test that owns it, for labels and for people
+	// Networks is how many networks the run spreads its units over, for
+	// meshes larger than one network holds (a Linux bridge takes 1023
+	// containers); 0 means 1. Units say which they join (Unit.Networks).
+	Networks int
 }
 
 // Run is one mesh's share of a backend: its network and what runs on it.
 type Run interface {
 	// ID is the run's RunOptions.ID.
 	ID() string
-	// Network names the run's network, for people and for -keep.
+	// Network names the run's (first) network, for people and for -keep.
 	Network() string
 	// Start creates and starts one unit and returns once it is started,
 	// not ready. On error the returned Instance names what was created, so
@@ -114,6 +118,10 @@ type Unit struct {
 	MemoryBytes int64             // 0: no limit
 	CPUs        float64           // 0: no limit
 	CapAdd      []string          // beyond none
+	// Networks are the run's networks the unit joins, by index below
+	// RunOptions.Networks; nil joins the first. Units on different
+	// networks reach each other only through a unit on both.
+	Networks []int
 	// NetworkOf makes the unit a sidecar: it joins the network namespace of
 	// the named unit of the same run, started before it, instead of the
 	// run's network. It has no address, alias or published port of its own

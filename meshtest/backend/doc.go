@@ -11,7 +11,8 @@
 // (real processes and in-process), and tests that do not care which one runs
 // them. The fixture names Docker only where it picks the default backend
 // (Config.Backend nil), in RequireDocker, and in MaxNodes, the size of one
-// bridge network, which today bounds every backend.
+// bridge network, which sets how many networks a large mesh takes
+// (RunOptions.Networks).
 //
 // # The lifecycle, as the fixture drives it
 //
@@ -91,7 +92,8 @@
 // offline, and cleanup is ours anyway) and otherwise driven by the engine API.
 //
 //   - NewRun creates a bridge network per run, meshtest-<run ID>, fresh every
-//     time, and internal: nodes cannot dial the outside world, and the host
+//     time (and meshtest-<run ID>-net2, … when RunOptions.Networks asks for
+//     more: a unit joins those its Unit.Networks name), and internal: nodes cannot dial the outside world, and the host
 //     still reaches container IPs on it. Units find each other by their
 //     Unit.Name alias (Docker's DNS answers on internal networks too).
 //   - Start runs with least privilege: every capability dropped but

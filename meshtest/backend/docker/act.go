@@ -41,13 +41,18 @@ func (r *run) Act(ctx context.Context, name string, a backend.Action) error {
 		if parent := r.parentOf(name); parent != "" {
 			return fmt.Errorf("%s %s: a sidecar has no network of its own (it shares %s's; act on %s): %w", a, name, parent, parent, errors.ErrUnsupported)
 		}
-		if a == backend.Disconnect {
-			_, err = r.b.cli.NetworkDisconnect(ctx, r.network, client.NetworkDisconnectOptions{Container: id, Force: true})
-		} else {
-			_, err = r.b.cli.NetworkConnect(ctx, r.network, client.NetworkConnectOptions{
-				Container:      id,
-				EndpointConfig: &network.EndpointSettings{Aliases: []string{name}},
-			})
+		for _, net := range r.networksOf(name) {
+			if a == backend.Disconnect {
+				_, err = r.b.cli.NetworkDisconnect(ctx, net, client.NetworkDisconnectOptions{Container: id, Force: true})
+			} else {
+				_, err = r.b.cli.NetworkConnect(ctx, net, client.NetworkConnectOptions{
+					Container:      id,
+					EndpointConfig: &network.EndpointSettings{Aliases: []string{name}},
+				})
+			}
+			if err != nil {
+				break
+			}
 		}
 	case backend.Remove:
 		if _, err = r.b.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err == nil {

@@ -18,7 +18,8 @@ import (
 // own speed, measured in the same run so the ratio is fair. The containers
 // run the image idle (no dials) and are removed before Floor returns, on
 // every path; opts.ID names the run, so a caller interrupted meanwhile can
-// remove it too.
+// remove it too. With opts.Networks above 1 the containers are spread over
+// that many networks in blocks, as a mesh that large is.
 func (b *Backend) Floor(ctx context.Context, opts backend.RunOptions, image string, n, parallelism int, logf backend.Logf) (d time.Duration, err error) {
 	labels := runLabels(opts.ID, opts.Test)
 	netName := networkName(opts.ID)
@@ -31,9 +32,14 @@ func (b *Backend) Floor(ctx context.Context, opts backend.RunOptions, image stri
 			logf("meshtest: remove floor run %s: %v", opts.ID, rerr)
 		}
 	}()
-	if _, err := b.cli.NetworkCreate(ctx, netName, client.NetworkCreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
-		return 0, fmt.Errorf("floor: create network: %w", err)
+	nets := make([]string, max(1, opts.Networks))
+	for i := range nets {
+		nets[i] = extraNetworkName(netName, i)
+		if _, err := b.cli.NetworkCreate(ctx, nets[i], client.NetworkCreateOptions{Driver: "bridge", Internal: true, Labels: labels}); err != nil {
+			return 0, fmt.Errorf("floor: create network %s: %w", nets[i], err)
+		}
 	}
+	perNet := (n + len(nets) - 1) / len(nets)
 	logf("meshtest: measuring the engine floor: %d plain containers through the Docker API", n)
 	begin := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
@@ -44,7 +50,7 @@ func (b *Backend) Floor(ctx context.Context, opts backend.RunOptions, image stri
 				Name:   fmt.Sprintf("meshtest-%s-%03d", opts.ID, i),
 				Config: &container.Config{Image: image, Labels: labels},
 				HostConfig: &container.HostConfig{
-					NetworkMode:    container.NetworkMode(netName),
+					NetworkMode:    container.NetworkMode(nets[i/perNet]),
 					CapDrop:        []string{"ALL"},
 					SecurityOpt:    []string{"no-new-privileges"},
 					ReadonlyRootfs: true,

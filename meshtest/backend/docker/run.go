@@ -21,14 +21,16 @@ import (
 
 // run is one mesh's network and containers.
 type run struct {
-	b       *Backend
-	id      string
-	test    string
-	network string
+	b        *Backend
+	id       string
+	test     string
+	network  string   // the first of networks
+	networks []string // RunOptions.Networks of them
 
 	mu         sync.Mutex
-	containers map[string]string // unit name -> container ID
-	parents    map[string]string // sidecar's unit name -> its parent's (Unit.NetworkOf)
+	containers map[string]string   // unit name -> container ID
+	joined     map[string][]string // unit name -> the networks it joined
+	parents    map[string]string   // sidecar's unit name -> its parent's (Unit.NetworkOf)
 }
 
 var _ backend.Run = (*run)(nil)
@@ -37,17 +39,51 @@ var _ backend.Run = (*run)(nil)
 // a node never dials the outside world; the host still reaches container IPs
 // on it) unless ports are published, which Docker does not do from internal
 // networks.
+//
+// With RunOptions.Networks above 1 it creates that many, named
+// meshtest-<run>, meshtest-<run>-net2, …: each is its own bridge, and
+// Docker keeps bridges apart, so units reach each other across networks
+// only through a unit attached to both. A network that fails to be created
+// leaves the ones before it, labelled, for RemoveRun.
 func (b *Backend) NewRun(ctx context.Context, opts backend.RunOptions) (backend.Run, error) {
 	r := &run{b: b, id: opts.ID, test: opts.Test, network: networkName(opts.ID),
-		containers: map[string]string{}, parents: map[string]string{}}
-	if _, err := b.cli.NetworkCreate(ctx, r.network, client.NetworkCreateOptions{
-		Driver:   "bridge",
-		Internal: !b.opts.PublishPorts,
-		Labels:   runLabels(opts.ID, opts.Test),
-	}); err != nil {
-		return nil, fmt.Errorf("create network %s: %w", r.network, err)
+		containers: map[string]string{}, parents: map[string]string{}, joined: map[string][]string{}}
+	for i := range max(1, opts.Networks) {
+		name := extraNetworkName(r.network, i)
+		if _, err := b.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{
+			Driver:   "bridge",
+			Internal: !b.opts.PublishPorts,
+			Labels:   runLabels(opts.ID, opts.Test),
+		}); err != nil {
+			return nil, fmt.Errorf("create network %s (%d of %d): %w", name, i+1, max(1, opts.Networks), err)
+		}
+		r.networks = append(r.networks, name)
 	}
 	return r, nil
+}
+
+// extraNetworkName is the name of a run's network i (from 0) after its
+// first, which is named first.
+func extraNetworkName(first string, i int) string {
+	if i == 0 {
+		return first
+	}
+	return fmt.Sprintf("%s-net%d", first, i+1)
+}
+
+// unitNetworks are the names of the networks u joins.
+func (r *run) unitNetworks(u backend.Unit) ([]string, error) {
+	if len(u.Networks) == 0 {
+		return []string{r.network}, nil
+	}
+	var out []string
+	for _, i := range u.Networks {
+		if i < 0 || i >= len(r.networks) {
+			return nil, fmt.Errorf("network %d: the run has %d (RunOptions.Networks)", i, len(r.networks))
+		}
+		out = append(out, r.networks[i])
+	}
+	return out, nil
 }
 
 func (r *run) ID() string      { return r.id }
@@ -56,7 +92,7 @@ func (r *run) Network() string { return r.network }
 func (r *run) RemoveCommand() string {
 	// xargs -r: with no container left, `docker rm -f` alone would fail and
 	// keep the network.
-	return fmt.Sprintf("docker ps -aq --filter label=%s=%s | xargs -r docker rm -f; docker network rm %s", LabelRun, r.id, r.network)
+	return fmt.Sprintf("docker ps -aq --filter label=%s=%s | xargs -r docker rm -f; docker network rm %s", LabelRun, r.id, strings.Join(r.networks, " "))
 }
 
 // startCallTimeout bounds one container's create and start at the engine:
@@ -71,7 +107,14 @@ const startCallTimeout = 2 * time.Minute
 // network, alias or port of its own.
 func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, error) {
 	inst := backend.Instance{Name: u.Name, Image: u.Image}
-	networks, aliases := []string{r.network}, map[string][]string{r.network: {u.Name}}
+	networks, err := r.unitNetworks(u)
+	if err != nil {
+		return inst, fmt.Errorf("start %s (%s): %w", u.Name, u.Image, err)
+	}
+	aliases := map[string][]string{}
+	for _, n := range networks {
+		aliases[n] = []string{u.Name}
+	}
 	var mode container.NetworkMode
 	if u.NetworkOf != "" {
 		parent, err := r.sidecarParent(u)
@@ -147,6 +190,8 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 		r.containers[u.Name] = inst.Handle
 		if u.NetworkOf != "" {
 			r.parents[u.Name] = u.NetworkOf
+		} else {
+			r.joined[u.Name] = networks
 		}
 		r.mu.Unlock()
 	}
@@ -188,6 +233,17 @@ func (r *run) forget(name string) {
 	defer r.mu.Unlock()
 	delete(r.containers, name)
 	delete(r.parents, name)
+	delete(r.joined, name)
+}
+
+// networksOf are the networks unit name joined when it started.
+func (r *run) networksOf(name string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.joined[name]; len(n) > 0 {
+		return n
+	}
+	return []string{r.network}
 }
 
 func (r *run) container(name string) (string, error) {
@@ -216,8 +272,13 @@ func (r *run) Status(ctx context.Context) (map[string]backend.Status, error) {
 		// are all there, frozen.
 		st := backend.Status{State: string(c.State), Running: c.State == container.StateRunning || c.State == container.StatePaused}
 		if c.NetworkSettings != nil {
-			if ep := c.NetworkSettings.Networks[r.network]; ep != nil && ep.IPAddress.IsValid() {
-				st.IP = ep.IPAddress.String()
+			// The first network the unit is on: the harness reaches every
+			// network of the run.
+			for _, n := range r.networks {
+				if ep := c.NetworkSettings.Networks[n]; ep != nil && ep.IPAddress.IsValid() {
+					st.IP = ep.IPAddress.String()
+					break
+				}
 			}
 		}
 		port := metricsPortOf(c.Labels)
