@@ -83,6 +83,16 @@ func (n *Node) dialUntil(ctx context.Context, target ma.Multiaddr, info peer.Add
 		if n.host.Network().Connectedness(info.ID) == network.Connected {
 			return true // the target dialed us first
 		}
+		// Dial the target's address and no other. Connect dials every
+		// address the peerstore holds for the peer, and after a first
+		// connection that is all the target's listen addresses identify
+		// reported, kept for a while after the loss. The swarm dials
+		// private and other addresses in parallel and keeps every dial
+		// that completes, so a redial to a target on several interfaces
+		// opened two connections when the machine was slow enough for
+		// both to finish (one more than the harness counts), and could
+		// heal a partition through an address the experiment did not cut.
+		n.host.Peerstore().ClearAddrs(info.ID)
 		err := n.host.Connect(attemptCtx, info)
 		if err == nil {
 			return true

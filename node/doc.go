@@ -86,7 +86,10 @@
 // node writes a redial event and dials the target again at once, with the
 // same backoff but no deadline: a partition lasts as long as the experiment
 // wants, so redials go on until the node closes and never end in
-// dial_failed. A target given up on at -dial-timeout before it ever connected
+// dial_failed. Every attempt, first or redial, dials the -dial address only,
+// not the target's other addresses that identify reported: one dial, one
+// connection, and no healing through an interface a fault did not cut.
+// A target given up on at -dial-timeout before it ever connected
 // is not watched. Only -dial targets are redialed (also when the target
 // happened to dial first); a peer that dialed the node is left alone, so in a
 // ring each edge is healed by its dialing end. A target that trims

@@ -2,18 +2,31 @@ package node
 
 import (
 	"fmt"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // connectedTo reports whether n has a connection to p.
 func connectedTo(n *Node, p peer.ID) bool {
 	return n.host.Network().Connectedness(p) == network.Connected
+}
+
+// connsTo describes n's connections to p, for failure messages.
+func connsTo(n *Node, p peer.ID) []string {
+	var out []string
+	for _, c := range n.host.Network().ConnsToPeer(p) {
+		out = append(out, fmt.Sprintf("%s %s->%s", direction(c.Stat().Direction), c.LocalMultiaddr(), c.RemoteMultiaddr()))
+	}
+	return out
 }
 
 func TestRedialAfterRemoteCloses(t *testing.T) {
@@ -26,13 +39,21 @@ func TestRedialAfterRemoteCloses(t *testing.T) {
 	// The target drops B, as a node that restarts or trims would.
 	closed := time.Now()
 	require.NoError(t, a.host.Network().ClosePeer(b.ID()))
-	// Immediate when idle; the bound is room for a CI suite's load under
-	// -race. It does not cover a case seen 2 in 12 runs under -race: A has
-	// dropped the connection from its swarm and B still holds it (see the
-	// closing note of 2026-12-02).
-	require.Eventually(t, func() bool { return len(out.find(t, EventConnected)) == 2 && connectedTo(a, b.ID()) },
-		10*time.Second, 10*time.Millisecond, "B did not reconnect; its events: %v", out.events(t))
+	// Immediate when idle; the bound is room for a CI suite's load under -race.
+	reconnected := func() bool { return len(out.find(t, EventConnected)) == 2 && connectedTo(a, b.ID()) }
+	if !assert.Eventually(t, reconnected, 10*time.Second, 10*time.Millisecond) {
+		// The events as they are now, not as they were when the wait began.
+		t.Fatalf("B did not reconnect; its events: %v; its connections to A: %v", out.events(t), connsTo(b, a.ID()))
+	}
 	t.Logf("reconnected %v after the close", time.Since(closed))
+
+	// One dial, one connection, to the target's address: A listens on every
+	// interface and identify told B all of them, but a redial dials only the
+	// -dial address (a second connection would be counted by the harness).
+	conns := b.host.Network().ConnsToPeer(a.ID())
+	require.Len(t, conns, 1, "B's connections to A: %v", connsTo(b, a.ID()))
+	transport, _ := ma.SplitLast(target)
+	require.Equal(t, transport.String(), conns[0].RemoteMultiaddr().String())
 
 	redials := out.find(t, EventRedial)
 	require.Len(t, redials, 1)
@@ -47,6 +68,45 @@ func TestRedialAfterRemoteCloses(t *testing.T) {
 	}
 	require.Equal(t, []string{EventConnected, EventDisconnected, EventRedial, EventConnected}, order)
 	require.Equal(t, "outbound", out.find(t, EventConnected)[1].Direction, "B dialed again, A did not")
+}
+
+// TestRedialDialsOnlyTheTarget gives B a second address for A, one that
+// go-libp2p's dial ranker tries first (IPv6 before IPv4), as identify gives it
+// A's other interfaces. The redial must not dial it: dialing every known
+// address in parallel is how a redial came to open two connections.
+func TestRedialDialsOnlyTheTarget(t *testing.T) {
+	decoy, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	t.Cleanup(func() { _ = decoy.Close() })
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := decoy.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_ = c.Close()
+		}
+	}()
+
+	var out lineBuffer
+	a := startNode(t, Config{})
+	b := startNode(t, Config{Out: &out, Dial: []ma.Multiaddr{dialAddr(t, a)}, Redial: true})
+	require.Eventually(t, func() bool { return connectedTo(a, b.ID()) }, 10*time.Second, 10*time.Millisecond)
+	decoyAddr, err := manet.FromNetAddr(decoy.Addr())
+	require.NoError(t, err)
+	b.host.Peerstore().AddAddr(a.ID(), decoyAddr, time.Hour)
+
+	require.NoError(t, a.host.Network().ClosePeer(b.ID()))
+	reconnected := func() bool { return len(out.find(t, EventConnected)) == 2 && connectedTo(a, b.ID()) }
+	if !assert.Eventually(t, reconnected, 10*time.Second, 10*time.Millisecond) {
+		t.Fatalf("B did not reconnect; its events: %v", out.events(t))
+	}
+	require.Zero(t, accepted.Load(), "the redial dialed an address that is not the -dial target")
+	require.Len(t, b.host.Network().ConnsToPeer(a.ID()), 1, "B's connections to A: %v", connsTo(b, a.ID()))
 }
 
 func TestRedialAfterTargetRestarts(t *testing.T) {
