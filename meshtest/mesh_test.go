@@ -131,7 +131,7 @@ func TestBadConfigTouchesNothing(t *testing.T) {
 		want string
 	}{
 		{Config{}, topology.Graph{N: 1}, "Config.Peers = 0: a mesh needs at least 1 peer"},
-		{Config{}, topology.Star(MaxNodes), "at most 1023 containers"},
+		{Config{NetworkSize: MaxNodes}, topology.Star(2), "Config.NetworkSize = 1023: one Docker bridge network holds at most 1023 containers"},
 		{Config{Name: "has space"}, topology.Star(2), `Config.Name = "has space"`},
 		{Config{Interval: time.Millisecond}, topology.Star(2), "Config.Interval = 1ms"},
 	} {
