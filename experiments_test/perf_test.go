@@ -66,19 +66,12 @@ func TestPerf(t *testing.T) {
 			assert.Equal(t, 5, lat.ConnectionSeconds.N, "each run timed a handshake")
 			if cfg.Conditions.Link.Rate == perfRate {
 				assert.InEpsilon(t, perfRate, tput.UploadBitsPerSecond.Median, 0.10, "upload against the link's rate")
-				if c.transport == "quic-v1" {
-					// QUIC's download, and only it, measured 15.7-15.8
-					// Mbit/s in all 3 runs of a CI run here that shared
-					// the 2 cores with two busy loops (upload 18.7,
-					// calibration 20.00, delay lines 0.04 ms late on
-					// average), and 13.8-18.9 in a CI run with packages
-					// in parallel: up to 21 % short of the link, not
-					// explained yet. The bound keeps it from falling
-					// further unnoticed.
-					assert.GreaterOrEqual(t, tput.DownloadBitsPerSecond.Median, 0.70*perfRate, "QUIC download against the link's rate")
-				} else {
-					assert.InEpsilon(t, perfRate, tput.DownloadBitsPerSecond.Median, 0.10, "download against the link's rate")
-				}
+				// Measured on an otherwise idle machine: TCP 18.27 up, 18.42
+				// down; QUIC 18.56 up, 18.75 down. Two busy loops on the 2
+				// cores took QUIC's download to 15.7 and TCP's to 16.5:
+				// these bounds hold only when nothing else loads the
+				// machine (hence -p 1 in the README's suite).
+				assert.InEpsilon(t, perfRate, tput.DownloadBitsPerSecond.Median, 0.10, "download against the link's rate")
 				assert.LessOrEqual(t, tput.DownloadBitsPerSecond.Max, 1.02*perfRate, "nothing beats the link")
 			}
 		})
