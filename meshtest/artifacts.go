@@ -82,8 +82,10 @@ func (r *Recording) WriteArtifacts(t testing.TB) {
 		}
 	})
 	// report.html is written when the test ends, so that it carries the
-	// verdict of the test's own assertions too.
-	t.Cleanup(func() { r.writeReport(t, dirs) })
+	// verdict of the test's own assertions too, and once the mesh is gone
+	// (the mesh's own cleanup, registered before this one, runs after it),
+	// so that it carries the teardown time.
+	t.Cleanup(func() { r.Mesh.onTeardown(func() { r.writeReport(t, dirs) }) })
 	t.Logf("meshtest: artifacts (report.html, charts, samples.csv, summary.json) in %s", joinDirs(dirs))
 }
 

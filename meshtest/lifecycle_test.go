@@ -3,6 +3,8 @@ package meshtest
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -210,4 +212,29 @@ func TestVerificationByRole(t *testing.T) {
 	c := rec.convergence()
 	assert.False(t, c.Proven, "the peers' connections were not proven")
 	assert.Equal(t, []string{"peer"}, c.Unverified)
+}
+
+// TestTeardownAgainstTheFloor: the teardown is reported against the raw
+// engine's removal of as many plain containers, in summary.json and in the
+// report, which is written once the mesh is gone so that it has the time.
+// Before, report.html was written before the mesh's own cleanup removed it
+// and never showed a teardown.
+func TestTeardownAgainstTheFloor(t *testing.T) {
+	results := t.TempDir()
+	var rec *Recording
+	t.Run("mesh", func(t *testing.T) {
+		m, f := fakeMesh(t, Config{ResultsDir: results}, topology.Star(2))
+		f.removeFn = func(string) error { time.Sleep(20 * time.Millisecond); return nil }
+		m.Floor, m.FloorRemove = time.Second, 10*time.Millisecond
+		rec = m.newRecording()
+		rec.WriteArtifacts(t)
+	})
+	s := rec.Summary()
+	require.Positive(t, s.Timings.TeardownS, "the summary has the teardown once the mesh is gone")
+	assert.InDelta(t, 0.01, s.Timings.FloorRemoveS, 1e-9)
+	assert.InDelta(t, s.Timings.TeardownS/0.01, s.Timings.TeardownRatio, 1e-9)
+	assert.Greater(t, s.Timings.TeardownRatio, 1.0, "two 20 ms removals against a 10 ms floor")
+	html, err := os.ReadFile(filepath.Join(results, "TestTeardownAgainstTheFloor_mesh", "report.html"))
+	require.NoError(t, err)
+	assert.True(t, strings.Contains(string(html), "the engine&#39;s forced removal of as many plain containers"), "report.html shows the teardown against the floor")
 }

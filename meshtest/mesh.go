@@ -58,9 +58,12 @@ type Mesh struct {
 	Prometheus *Service
 
 	// Timings of bring-up, the figures the summary reports.
-	Floor    time.Duration // plain containers through the raw engine API (Config.MeasureFloor)
-	BringUp  time.Duration // create and start every node
-	Converge time.Duration // from all started to every edge connected
+	Floor time.Duration // plain containers through the raw engine API (Config.MeasureFloor)
+	// FloorRemove is the raw engine's forced removal of those containers,
+	// the floor of Teardown.
+	FloorRemove time.Duration
+	BringUp     time.Duration // create and start every node
+	Converge    time.Duration // from all started to every edge connected
 
 	backend backend.Backend
 	run     backend.Run
@@ -285,8 +288,8 @@ func (m *Mesh) measureFloor(ctx context.Context) error {
 		m.logf("meshtest: the %s backend cannot measure a floor; bring-up is reported alone", m.backend.Name())
 		return nil
 	}
-	d, err := f.Floor(ctx, backend.RunOptions{ID: m.floorRun(), Test: m.test, Networks: m.Config.networks()}, m.Nodes[len(m.Nodes)-1].Instance.Image, m.Graph.N, m.Config.Parallelism, m.logf)
-	m.Floor = d
+	times, err := f.Floor(ctx, backend.RunOptions{ID: m.floorRun(), Test: m.test, Networks: m.Config.networks()}, m.Nodes[len(m.Nodes)-1].Instance.Image, m.Graph.N, m.Config.Parallelism, m.logf)
+	m.Floor, m.FloorRemove = times.Start, times.Remove
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ type Recording struct {
 	// BringUp, Converge and Floor are the mesh's timings when recorded:
 	// with Grow, those of the step that made this size.
 	BringUp, Converge, Floor time.Duration
+	FloorRemove              time.Duration // the raw engine's removal of the floor's containers
 
 	Started  time.Time
 	Duration time.Duration
@@ -64,6 +66,10 @@ type Recording struct {
 	HarnessCPU time.Duration
 	// HarnessSysCPU is the part of HarnessCPU spent in the kernel.
 	HarnessSysCPU time.Duration
+	// HarnessHeapBytes is this process's Go heap in use at the window's end,
+	// and HarnessPeakRSSBytes its peak resident memory so far (bring-up
+	// included; the kernel's high-water mark, getrusage's maxrss).
+	HarnessHeapBytes, HarnessPeakRSSBytes uint64
 	// LateRounds counts rounds whose scrapes did not finish within one interval.
 	LateRounds int
 	// Drift lists every sample whose connection count differed from the
@@ -421,6 +427,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 	}
 	used := processCPU().sub(cpu0)
 	rec.HarnessCPU, rec.HarnessSysCPU = used.total(), used.sys
+	rec.HarnessHeapBytes, rec.HarnessPeakRSSBytes = processMemory()
 	if sh := m.shaping(); sh != nil {
 		rec.Shaping = sh
 		line := m.readDelayLine(ctx)
@@ -441,8 +448,9 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 	if k := len(rec.ScrapeErrors); k > 0 && len(rec.Unresponsive) == 0 {
 		logf("meshtest: %d nodes missed a read now and then (gaps in their samples, e.g. a scrape slower than the interval on a loaded machine): %v", k, rec.ScrapeErrors)
 	}
-	logf("meshtest: sampled %d rounds in %.1f s; harness CPU %.2f%% of one core (%.0f%% of it in the kernel); %d late rounds",
-		rounds, rec.Duration.Seconds(), rec.HarnessCPUPercent(), 100*rec.HarnessSysCPU.Seconds()/max(rec.HarnessCPU.Seconds(), 1e-9), rec.LateRounds)
+	logf("meshtest: sampled %d rounds in %.1f s; harness CPU %.2f%% of one core (%.0f%% of it in the kernel), heap %.1f MB, peak RSS %.1f MB; %d late rounds",
+		rounds, rec.Duration.Seconds(), rec.HarnessCPUPercent(), 100*rec.HarnessSysCPU.Seconds()/max(rec.HarnessCPU.Seconds(), 1e-9),
+		float64(rec.HarnessHeapBytes)/1e6, float64(rec.HarnessPeakRSSBytes)/1e6, rec.LateRounds)
 	return rec, nil
 }
 
@@ -540,6 +548,7 @@ func (m *Mesh) newRecording() *Recording {
 		BringUp:      m.BringUp,
 		Converge:     m.Converge,
 		Floor:        m.Floor,
+		FloorRemove:  m.FloorRemove,
 		ScrapeErrors: map[string]int{},
 		verification: m.Verification(),
 	}
@@ -547,6 +556,18 @@ func (m *Mesh) newRecording() *Recording {
 		r.nodes = append(r.nodes, nodeFact{Index: n.Index, Name: n.Name, Role: n.Role, Group: n.Group, Image: n.Instance.Image})
 	}
 	return r
+}
+
+// processMemory is this process's Go heap in use and its peak resident
+// memory so far.
+func processMemory() (heap, peakRSS uint64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		peakRSS = uint64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	return ms.HeapInuse, peakRSS
 }
 
 // processCPU is this process's CPU time so far.

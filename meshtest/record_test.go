@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -133,4 +134,18 @@ func TestConvergenceSaysWhatWasProven(t *testing.T) {
 	c = rec.convergence()
 	assert.True(t, c.Proven)
 	assert.Empty(t, c.Unverified)
+}
+
+// TestProcessMemory: the harness's memory figures are this process's,
+// in bytes: maxrss comes in kilobytes and must be scaled.
+func TestProcessMemory(t *testing.T) {
+	ballast := make([]byte, 64<<20)
+	for i := range ballast {
+		ballast[i] = 1 // touched, so resident
+	}
+	heap, peak := processMemory()
+	assert.GreaterOrEqual(t, heap, uint64(len(ballast)), "the heap holds the ballast")
+	assert.GreaterOrEqual(t, peak, heap, "peak RSS, in bytes, is at least the heap in use")
+	assert.Less(t, peak, uint64(64<<30), "peak RSS is bytes, not kilobytes scaled twice")
+	runtime.KeepAlive(ballast)
 }

@@ -74,6 +74,10 @@ func (r *Recording) Summary() *summary.File {
 	if r.Floor > 0 {
 		s.Timings.BringUpRatio = r.BringUp.Seconds() / r.Floor.Seconds()
 	}
+	if r.FloorRemove > 0 {
+		s.Timings.FloorRemoveS = r.FloorRemove.Seconds()
+		s.Timings.TeardownRatio = s.Timings.TeardownS / s.Timings.FloorRemoveS
+	}
 	rounds := 0
 	for _, smp := range r.Samples {
 		if !smp.IsEvent() {
@@ -84,6 +88,8 @@ func (r *Recording) Summary() *summary.File {
 		CPUSeconds:        r.HarnessCPU.Seconds(),
 		SysCPUSeconds:     r.HarnessSysCPU.Seconds(),
 		CPUPercentOneCore: r.HarnessCPUPercent(),
+		HeapBytes:         r.HarnessHeapBytes,
+		PeakRSSBytes:      r.HarnessPeakRSSBytes,
 		IntervalS:         r.Interval.Seconds(),
 		Rounds:            rounds,
 		LateRounds:        r.LateRounds,

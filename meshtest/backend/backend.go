@@ -260,8 +260,14 @@ type Info struct {
 
 // FloorMeasurer is a backend that can measure its own raw speed: n plain
 // units of image created and started with no harness in between, and
-// removed again before it returns. The harness's bring-up is reported
-// against it, measured in the same run.
+// removed again, the same plain way, before it returns. The harness's
+// bring-up and teardown are reported against it, measured in the same run.
 type FloorMeasurer interface {
-	Floor(ctx context.Context, opts RunOptions, image string, n, parallelism int, logf Logf) (time.Duration, error)
+	Floor(ctx context.Context, opts RunOptions, image string, n, parallelism int, logf Logf) (FloorTimes, error)
+}
+
+// FloorTimes are the raw engine's times for n plain units.
+type FloorTimes struct {
+	Start  time.Duration // create and start all of them
+	Remove time.Duration // force-remove all of them; 0 if that failed
 }

@@ -49,7 +49,22 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 	if s.Timings.WarmUp != "" {
 		d.Timings = append(d.Timings, KV{Key: "warm-up", Value: fmt.Sprintf("%.1f s (%s)", s.Timings.WarmUpS, s.Timings.WarmUp)})
 	}
-	d.Timings = append(d.Timings, KV{Key: "sampling", Value: fmt.Sprintf("%.1f s", s.Timings.SamplingS)})
+	sampling := fmt.Sprintf("%.1f s", s.Timings.SamplingS)
+	if h := s.Harness; h.Rounds > 0 {
+		sampling += fmt.Sprintf(" (%d rounds, %d late; the harness used %.2f %% of one core", h.Rounds, h.LateRounds, h.CPUPercentOneCore)
+		if h.PeakRSSBytes > 0 {
+			sampling += fmt.Sprintf(", heap %.0f MB, peak RSS %.0f MB", float64(h.HeapBytes)/1e6, float64(h.PeakRSSBytes)/1e6)
+		}
+		sampling += ")"
+	}
+	d.Timings = append(d.Timings, KV{Key: "sampling", Value: sampling})
+	if s.Timings.TeardownS > 0 {
+		v := fmt.Sprintf("%.1f s", s.Timings.TeardownS)
+		if s.Timings.TeardownRatio > 0 {
+			v += fmt.Sprintf(" (%.2f× the engine's forced removal of as many plain containers, %.1f s)", s.Timings.TeardownRatio, s.Timings.FloorRemoveS)
+		}
+		d.Timings = append(d.Timings, KV{Key: "teardown", Value: v})
+	}
 	c := s.Convergence
 	d.Convergence = Convergence{
 		Proven: c.Proven, Edges: s.Topology.Edges, Nodes: s.Topology.Nodes,

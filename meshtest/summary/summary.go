@@ -193,6 +193,11 @@ type Timings struct {
 	ConvergeS    float64 `json:"converge_s"`
 	SamplingS    float64 `json:"sampling_s"`
 	TeardownS    float64 `json:"teardown_s"` // 0 until the mesh is removed; summary.json is rewritten then
+	// FloorRemoveS is the raw engine's forced removal of the floor's
+	// containers (0 unless measured), and TeardownRatio is TeardownS over
+	// it (0 until the mesh is removed).
+	FloorRemoveS  float64 `json:"floor_remove_s,omitempty"`
+	TeardownRatio float64 `json:"teardown_ratio,omitempty"`
 	// WarmUpS is the wait before the mesh's first window (Config.WarmUp),
 	// and WarmUp says what it waited for.
 	WarmUpS float64 `json:"warm_up_s,omitempty"`
@@ -204,9 +209,14 @@ type Harness struct {
 	CPUSeconds        float64 `json:"cpu_seconds"`
 	SysCPUSeconds     float64 `json:"sys_cpu_seconds"` // the part spent in the kernel
 	CPUPercentOneCore float64 `json:"cpu_percent_of_one_core"`
-	IntervalS         float64 `json:"interval_s"`
-	Rounds            int     `json:"rounds"`
-	LateRounds        int     `json:"late_rounds"`
+	// HeapBytes is the harness's Go heap in use at the window's end, and
+	// PeakRSSBytes the test process's peak resident memory, bring-up
+	// included.
+	HeapBytes    uint64  `json:"heap_bytes,omitempty"`
+	PeakRSSBytes uint64  `json:"peak_rss_bytes,omitempty"`
+	IntervalS    float64 `json:"interval_s"`
+	Rounds       int     `json:"rounds"`
+	LateRounds   int     `json:"late_rounds"`
 	// CostSource says where container figures came from, and why not from
 	// the cgroup files when it fell back: "cgroupfs", or
 	// "docker-stats-api (cgroupfs: …)".
