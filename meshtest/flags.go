@@ -44,6 +44,7 @@ type Flags struct {
 	NetworkSize   int
 	Duration      time.Duration
 	Interval      time.Duration
+	SampleStride  int
 	Keep          bool
 	Results       string
 	Floor         bool
@@ -80,6 +81,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.IntVar(&f.NetworkSize, "network-size", 0, fmt.Sprintf("most peers on one bridge network; 0: all one bridge holds (%d)", DefaultNetworkSize))
 	fs.DurationVar(&f.Duration, "duration", 15*time.Second, "sampling window once the mesh has converged")
 	fs.DurationVar(&f.Interval, "interval", time.Second, "time between two samples of every node")
+	fs.IntVar(&f.SampleStride, "sample-stride", 0, fmt.Sprintf("sample each peer every N rounds, in turn (0: 1 up to %d peers, then enough that a round reads at most %d)", PeersPerRound, PeersPerRound))
 	fs.BoolVar(&f.Keep, "keep", false, "leave the mesh running after the test and print how to remove it")
 	fs.StringVar(&f.Results, "results", "results", "directory (relative to the test's package) that also receives each experiment's artifacts, in <dir>/<test name>/; empty: only t.ArtifactDir")
 	fs.BoolVar(&f.Floor, "floor", false, "before the mesh, start the same number of plain containers through the engine's API and report bring-up against it")
@@ -120,7 +122,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 }
 
 // flagOf names the flag of each Config field a flag sets.
-var flagOf = map[string]string{"Peers": "-peers", "NetworkSize": "-network-size", "Interval": "-interval", "Name": "the experiment's name"}
+var flagOf = map[string]string{"Peers": "-peers", "NetworkSize": "-network-size", "Interval": "-interval", "SampleStride": "-sample-stride", "Name": "the experiment's name"}
 
 // Config is the mesh the flags describe, for the experiment called name.
 // Relative spec paths are found in the test's package directory or else in
@@ -131,6 +133,7 @@ func (f *Flags) Config(name string) (Config, error) {
 		Peers:           f.Peers,
 		NetworkSize:     f.NetworkSize,
 		Interval:        f.Interval,
+		SampleStride:    f.SampleStride,
 		Keep:            f.Keep,
 		ResultsDir:      f.Results,
 		MeasureFloor:    f.Floor,

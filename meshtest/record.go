@@ -72,6 +72,9 @@ type Recording struct {
 	HarnessHeapBytes, HarnessPeakRSSBytes uint64
 	// LateRounds counts rounds whose scrapes did not finish within one interval.
 	LateRounds int
+	// SampleStride is the rounds between two samples of one peer
+	// (Config.SampleStride, as picked): 1 reads every node every round.
+	SampleStride int
 	// Drift lists every sample whose connection count differed from the
 	// topology's degree for that node.
 	Drift []series.Violation
@@ -314,7 +317,20 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 	rec.Table.Interval = interval
 	rec.CostSource = cost.Source()
 	rounds := int(d / interval)
-	logf("meshtest: sampling %d nodes every %v for %v (%d rounds)", len(m.Nodes), interval, d, rounds)
+	peers := 0
+	for _, n := range m.Nodes {
+		if n.Role != "bootstrap" {
+			peers++
+		}
+	}
+	stride := m.Config.sampleStride(peers)
+	rec.SampleStride = stride
+	sampledIn := func(i, r int) bool { return readInRound(m.Nodes[i], r, stride) }
+	if stride > 1 {
+		logf("meshtest: sampling %d nodes every %v for %v (%d rounds); the %d peers in turn, each every %d rounds (-sample-stride)", len(m.Nodes), interval, d, rounds, peers, stride)
+	} else {
+		logf("meshtest: sampling %d nodes every %v for %v (%d rounds)", len(m.Nodes), interval, d, rounds)
+	}
 	prevCPU := make([]float64, len(m.Nodes))
 	prevAt := make([]time.Time, len(m.Nodes))
 	missedInARow := make([]int, len(m.Nodes))
@@ -395,6 +411,9 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		for w := range workers {
 			wg.Go(func() {
 				for i := w; i < len(m.Nodes); i += workers {
+					if !sampledIn(i, round) {
+						continue
+					}
 					if s, ok := sample(i, m.Nodes[i]); ok {
 						perWorker[w] = append(perWorker[w], s)
 					}
@@ -435,9 +454,15 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		line.CPU -= line0.CPU
 		rec.DelayLine = &line
 	}
-	for _, n := range m.Nodes {
-		if k := rec.ScrapeErrors[n.Name]; k > rounds/5 && k > 1 {
-			rec.Unresponsive = append(rec.Unresponsive, fmt.Sprintf("%s missed %d of %d rounds", n.Name, k, rounds))
+	for i, n := range m.Nodes {
+		read := 0
+		for r := range rounds {
+			if sampledIn(i, r) {
+				read++
+			}
+		}
+		if k := rec.ScrapeErrors[n.Name]; k > read/5 && k > 1 {
+			rec.Unresponsive = append(rec.Unresponsive, fmt.Sprintf("%s missed %d of the %d rounds it was read in", n.Name, k, read))
 		}
 	}
 	if n, err := m.exited(ctx); err == nil && n != nil {
@@ -452,6 +477,12 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		rounds, rec.Duration.Seconds(), rec.HarnessCPUPercent(), 100*rec.HarnessSysCPU.Seconds()/max(rec.HarnessCPU.Seconds(), 1e-9),
 		float64(rec.HarnessHeapBytes)/1e6, float64(rec.HarnessPeakRSSBytes)/1e6, rec.LateRounds)
 	return rec, nil
+}
+
+// readInRound says whether node n is read in round r at this stride: the
+// peers (of any group) in turn, the bootstrap every round.
+func readInRound(n *Node, r, stride int) bool {
+	return stride <= 1 || n.Role == "bootstrap" || n.Index%stride == r%stride
 }
 
 // cpuTime is CPU time spent by this process, split because most of the

@@ -149,3 +149,40 @@ func TestProcessMemory(t *testing.T) {
 	assert.Less(t, peak, uint64(64<<30), "peak RSS is bytes, not kilobytes scaled twice")
 	runtime.KeepAlive(ballast)
 }
+
+// TestSampleStride: up to PeersPerRound peers every node is read every
+// round; beyond, the peers are read in turn so that a round reads at most
+// PeersPerRound of them, every peer once in any stride consecutive rounds,
+// and the bootstrap every round.
+func TestSampleStride(t *testing.T) {
+	for peers, want := range map[int]int{1: 1, 100: 1, PeersPerRound: 1, PeersPerRound + 1: 2, 1000: 5, 2000: 10} {
+		assert.Equal(t, want, Config{}.sampleStride(peers), "%d peers", peers)
+	}
+	assert.Equal(t, 3, Config{SampleStride: 3}.sampleStride(10), "a stride given is kept")
+	assert.ErrorContains(t, Config{Peers: 5, SampleStride: -1}.Check(), "Config.SampleStride = -1")
+
+	const n, stride = 1001, 5
+	nodes := []*Node{{Index: 0, Role: "bootstrap"}}
+	for i := 1; i < n; i++ {
+		role := "peer"
+		if i%2 == 0 {
+			role = "group-b" // a group's peers are peers too
+		}
+		nodes = append(nodes, &Node{Index: i, Role: role})
+	}
+	reads := make([]int, n)
+	for r := 3; r < 3+stride; r++ {
+		perRound := 0
+		for _, nd := range nodes {
+			if readInRound(nd, r, stride) {
+				reads[nd.Index]++
+				perRound++
+			}
+		}
+		assert.LessOrEqual(t, perRound, 1+(n-1+stride-1)/stride, "round %d", r)
+	}
+	assert.Equal(t, stride, reads[0], "the bootstrap every round")
+	for i := 1; i < n; i++ {
+		require.Equal(t, 1, reads[i], "peer %d once in %d rounds", i, stride)
+	}
+}

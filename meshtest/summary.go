@@ -93,6 +93,7 @@ func (r *Recording) Summary() *summary.File {
 		IntervalS:         r.Interval.Seconds(),
 		Rounds:            rounds,
 		LateRounds:        r.LateRounds,
+		SampleStride:      r.SampleStride,
 		CostSource:        r.CostSource,
 		ScrapeErrors:      r.ScrapeErrors,
 		Unresponsive:      r.Unresponsive,

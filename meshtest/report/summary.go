@@ -51,7 +51,11 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 	}
 	sampling := fmt.Sprintf("%.1f s", s.Timings.SamplingS)
 	if h := s.Harness; h.Rounds > 0 {
-		sampling += fmt.Sprintf(" (%d rounds, %d late; the harness used %.2f %% of one core", h.Rounds, h.LateRounds, h.CPUPercentOneCore)
+		sampling += fmt.Sprintf(" (%d rounds, %d late", h.Rounds, h.LateRounds)
+		if h.SampleStride > 1 {
+			sampling += fmt.Sprintf("; peers in turn, each every %d rounds", h.SampleStride)
+		}
+		sampling += fmt.Sprintf("; the harness used %.2f %% of one core", h.CPUPercentOneCore)
 		if h.PeakRSSBytes > 0 {
 			sampling += fmt.Sprintf(", heap %.0f MB, peak RSS %.0f MB", float64(h.HeapBytes)/1e6, float64(h.PeakRSSBytes)/1e6)
 		}

@@ -217,6 +217,11 @@ type Harness struct {
 	IntervalS    float64 `json:"interval_s"`
 	Rounds       int     `json:"rounds"`
 	LateRounds   int     `json:"late_rounds"`
+	// SampleStride is the rounds between two samples of one peer: 1 reads
+	// every node every round; above 1 the peers are read in turn (each
+	// round's peer figures are then a 1/stride sample of the peers), the
+	// bootstrap every round.
+	SampleStride int `json:"sample_stride,omitempty"`
 	// CostSource says where container figures came from, and why not from
 	// the cgroup files when it fell back: "cgroupfs", or
 	// "docker-stats-api (cgroupfs: …)".
