@@ -122,6 +122,8 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 			return inst, fmt.Errorf("start %s (%s): %w", u.Name, u.Image, err)
 		}
 		networks, aliases, mode = nil, nil, container.NetworkMode("container:"+parent)
+	} else {
+		mode = container.NetworkMode(networks[0])
 	}
 	labels := runLabels(r.id, r.test)
 	labels[LabelNode] = u.Name
@@ -138,16 +140,40 @@ func (r *run) Start(ctx context.Context, u backend.Unit) (backend.Instance, erro
 	}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
-			Image:          u.Image,
-			Name:           "meshtest-" + r.id + "-" + u.Name,
-			Cmd:            u.Args,
-			Env:            u.Env,
-			Labels:         labels,
-			Files:          files,
-			Tmpfs:          u.Tmpfs,
-			Networks:       networks,
-			NetworkAliases: aliases,
-			ExposedPorts:   exposed,
+			Image:        u.Image,
+			Name:         "meshtest-" + r.id + "-" + u.Name,
+			Cmd:          u.Args,
+			Env:          u.Env,
+			Labels:       labels,
+			Files:        files,
+			Tmpfs:        u.Tmpfs,
+			ExposedPorts: exposed,
+			// The networks are joined here, not through the request's
+			// Networks: for those, testcontainers inspects each network
+			// (verbose, every endpoint listed) before the create, a cost
+			// that grows with the mesh. At 1000 nodes on one bridge that
+			// made bring-up quadratic; this is a constant cost per node.
+			EndpointSettingsModifier: func(eps map[string]*network.EndpointSettings) {
+				if len(networks) > 0 {
+					eps[networks[0]] = &network.EndpointSettings{Aliases: aliases[networks[0]]}
+				}
+			},
+			LifecycleHooks: []testcontainers.ContainerLifecycleHooks{{
+				// API 1.41 creates a container on one network; the rest
+				// are joined before it starts, so that no node ever runs
+				// without all of them.
+				PostCreates: []testcontainers.ContainerHook{func(ctx context.Context, c testcontainers.Container) error {
+					for _, n := range networks[min(1, len(networks)):] {
+						if _, err := r.b.cli.NetworkConnect(ctx, n, client.NetworkConnectOptions{
+							Container:      c.GetContainerID(),
+							EndpointConfig: &network.EndpointSettings{Aliases: aliases[n]},
+						}); err != nil {
+							return fmt.Errorf("join network %s: %w", n, err)
+						}
+					}
+					return nil
+				}},
+			}},
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.NetworkMode = mode
 				hc.CapDrop = []string{"ALL"}
