@@ -125,6 +125,12 @@ func BenchmarkScrapeClient(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer tg.Close()
+	// The sampler's own form: the families its queries read.
+	only, err := NewTarget(url, FamilyNames(DefaultQueries())...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer only.Close()
 	s := NewScraper(time.Second)
 	defer s.Close()
 	for _, c := range []struct {
@@ -132,6 +138,7 @@ func BenchmarkScrapeClient(b *testing.B) {
 		scrape func(context.Context) (Families, error)
 	}{
 		{"target", func(ctx context.Context) (Families, error) { return tg.Scrape(ctx, time.Second) }},
+		{"target-families", func(ctx context.Context) (Families, error) { return only.Scrape(ctx, time.Second) }},
 		{"http", func(ctx context.Context) (Families, error) { return s.Scrape(ctx, url) }},
 	} {
 		b.Run("client="+c.name, func(b *testing.B) {

@@ -1,10 +1,8 @@
 package metrics
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 
@@ -29,52 +27,51 @@ func DecodeOnly(r io.Reader, format expfmt.Format, keep map[string]bool) (Famili
 	if keep == nil {
 		return Decode(r, format)
 	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s payload: %w", formatName(format), err)
+	}
+	return decodeOnlyBytes(body, format, keep)
+}
+
+// decodeOnlyBytes is DecodeOnly of a payload already read whole, as a
+// scrape reads it into a buffer it keeps from one sample to the next.
+func decodeOnlyBytes(body []byte, format expfmt.Format, keep map[string]bool) (Families, error) {
+	if keep == nil {
+		return Decode(bytes.NewReader(body), format)
+	}
 	switch format.FormatType() {
 	case expfmt.TypeProtoDelim:
-		fams, err := decodeProtoOnly(r, keep)
+		fams, err := decodeProtoOnly(body, keep)
 		if err != nil {
 			return nil, fmt.Errorf("decode %s payload: %w", formatName(format), err)
 		}
 		return fams, nil
 	case expfmt.TypeTextPlain, expfmt.TypeUnknown:
-		text, err := textOnly(r, keep)
-		if err != nil {
-			return nil, fmt.Errorf("decode %s payload: %w", formatName(format), err)
-		}
-		return Decode(bytes.NewReader(text), format)
+		return Decode(bytes.NewReader(textOnly(body, keep)), format)
 	default:
-		return Decode(r, format)
+		return Decode(bytes.NewReader(body), format)
 	}
 }
 
 // decodeProtoOnly reads length-delimited MetricFamily messages, unmarshalling
 // only those whose name (field 1, which every encoder writes first) is kept.
 // A message that does not start with its name is unmarshalled to find it.
-func decodeProtoOnly(r io.Reader, keep map[string]bool) (Families, error) {
-	br, ok := r.(*bufio.Reader)
-	if !ok {
-		br = bufio.NewReaderSize(r, 32<<10)
-	}
+// The messages are parsed where they lie in body: unmarshalling copies what
+// it keeps, so the caller may reuse body.
+func decodeProtoOnly(body []byte, keep map[string]bool) (Families, error) {
 	fams := make(Families)
-	var buf []byte
-	for {
-		size, err := binary.ReadUvarint(br)
-		if errors.Is(err, io.EOF) {
-			return fams, nil
+	for len(body) > 0 {
+		size, n := binary.Uvarint(body)
+		if n <= 0 {
+			return nil, fmt.Errorf("message length: malformed varint")
 		}
-		if err != nil {
-			return nil, fmt.Errorf("message length: %w", err)
+		body = body[n:]
+		if size > uint64(len(body)) {
+			return nil, fmt.Errorf("message of %d bytes: %w", size, io.ErrUnexpectedEOF)
 		}
-		if size > MaxPayloadBytes {
-			return nil, fmt.Errorf("message of %d bytes", size)
-		}
-		if cap(buf) < int(size) {
-			buf = make([]byte, size)
-		}
-		msg := buf[:size]
-		if _, err := io.ReadFull(br, msg); err != nil {
-			return nil, fmt.Errorf("message of %d bytes: %w", size, err)
-		}
+		msg := body[:size]
+		body = body[size:]
 		if name, ok := leadingName(msg); ok && !keep[name] {
 			continue
 		}
@@ -91,6 +88,7 @@ func decodeProtoOnly(r io.Reader, keep map[string]bool) (Families, error) {
 		}
 		fams[mf.GetName()] = mf
 	}
+	return fams, nil
 }
 
 // leadingName is the name of a MetricFamily message that begins with it.
@@ -110,11 +108,7 @@ func leadingName(msg []byte) (string, bool) {
 // kept families: their HELP and TYPE comments and their samples, including
 // a histogram's or summary's _bucket, _sum and _count series, which follow
 // its TYPE line. Other comments and families are dropped unparsed.
-func textOnly(r io.Reader, keep map[string]bool) ([]byte, error) {
-	body, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
+func textOnly(body []byte, keep map[string]bool) []byte {
 	out := make([]byte, 0, 4<<10)
 	current := "" // the family of the last TYPE line, whose suffixed series follow it
 	for len(body) > 0 {
@@ -141,7 +135,7 @@ func textOnly(r io.Reader, keep map[string]bool) ([]byte, error) {
 			out = append(out, line...)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // commentName parses "# HELP name …" and "# TYPE name …".

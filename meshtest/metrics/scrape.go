@@ -92,7 +92,7 @@ func (s *Scraper) Scrape(ctx context.Context, url string) (Families, error) {
 		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 		_ = resp.Body.Close()
 	}()
-	fams, err := decodeResponse(resp, nil)
+	fams, err := decodeResponse(resp, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", url, err)
 	}
@@ -104,20 +104,39 @@ func (s *Scraper) Scrape(ctx context.Context, url string) (Families, error) {
 // MaxPayloadBytes), which is what lets a kept connection serve the next
 // request. Errors for a status other than 200 carry the start of the body,
 // which is where endpoints say what went wrong. A non-nil keep decodes those
-// families alone (DecodeOnly).
-func decodeResponse(resp *http.Response, keep map[string]bool) (Families, error) {
+// families alone (DecodeOnly). A non-nil buf is where the body is read, and
+// is kept grown for the next call: a Target reads every sample into one
+// buffer instead of allocating one per scrape.
+func decodeResponse(resp *http.Response, keep map[string]bool, buf *[]byte) (Families, error) {
 	if resp.StatusCode != http.StatusOK {
 		head, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 		return nil, fmt.Errorf("status %s: %q", resp.Status, strings.TrimSpace(string(head)))
 	}
-	body := &limitedReader{r: resp.Body, n: MaxPayloadBytes}
+	lr := &limitedReader{r: resp.Body, n: MaxPayloadBytes}
 	format := expfmt.ResponseFormat(resp.Header)
-	fams, err := DecodeOnly(body, format, keep)
-	if err == nil {
-		_, err = io.Copy(io.Discard, body)
+	var fams Families
+	var err error
+	if keep == nil {
+		// Everything is decoded: as the body streams in.
+		if fams, err = Decode(lr, format); err == nil {
+			_, err = io.Copy(io.Discard, lr)
+		}
+	} else {
+		// Most of the payload is skipped: read it whole, then pick.
+		var body []byte
+		if buf != nil {
+			body = (*buf)[:0]
+		}
+		body, err = readAllInto(body, lr)
+		if buf != nil {
+			*buf = body
+		}
+		if err == nil && !lr.exceeded {
+			fams, err = decodeOnlyBytes(body, format, keep)
+		}
 	}
 	switch {
-	case body.exceeded:
+	case lr.exceeded:
 		// Whether or not the cut made a parse error: a payload cut at a
 		// line or message boundary decodes cleanly, yet is not the whole.
 		return nil, fmt.Errorf("payload larger than %d bytes", MaxPayloadBytes)
@@ -129,6 +148,24 @@ func decodeResponse(resp *http.Response, keep map[string]bool) (Families, error)
 		return nil, err
 	}
 	return fams, nil
+}
+
+// readAllInto is io.ReadAll appending to b, so that a buffer kept between
+// calls is reused.
+func readAllInto(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // let append pick the growth
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // unwrapURLError drops the *url.Error wrapper, whose message repeats the

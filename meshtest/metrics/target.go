@@ -31,6 +31,7 @@ type Target struct {
 	req  []byte
 	conn net.Conn
 	br   *bufio.Reader
+	body []byte // the last payload's buffer, reused
 }
 
 // NewTarget prepares a Target for an http:// URL; it connects on first use.
@@ -113,7 +114,7 @@ func (t *Target) scrape(ctx context.Context, deadline time.Time) (Families, erro
 		return nil, err
 	}
 	defer resp.Body.Close()
-	fams, err := decodeResponse(resp, t.keep)
+	fams, err := decodeResponse(resp, t.keep, &t.body)
 	if err != nil || resp.Close {
 		t.Close()
 	}
