@@ -45,6 +45,7 @@ type Flags struct {
 	Duration      time.Duration
 	Interval      time.Duration
 	SampleStride  int
+	MetricsEvery  int
 	Keep          bool
 	Results       string
 	Floor         bool
@@ -81,6 +82,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.IntVar(&f.NetworkSize, "network-size", 0, fmt.Sprintf("most peers on one bridge network; 0: all one bridge holds (%d)", DefaultNetworkSize))
 	fs.DurationVar(&f.Duration, "duration", 15*time.Second, "sampling window once the mesh has converged")
 	fs.DurationVar(&f.Interval, "interval", time.Second, "time between two samples of every node")
+	fs.IntVar(&f.MetricsEvery, "metrics-every", 0, fmt.Sprintf("scrape a peer's metrics endpoint every N of its reads, its cgroup figures every read; the bootstrap's both every round (0: 1 up to %d peers a round, then enough that a round scrapes at most %d)", PeerScrapesPerRound, PeerScrapesPerRound))
 	fs.IntVar(&f.SampleStride, "sample-stride", 0, fmt.Sprintf("sample each peer every N rounds, in turn (0: 1 up to %d peers, then enough that a round reads at most %d)", PeersPerRound, PeersPerRound))
 	fs.BoolVar(&f.Keep, "keep", false, "leave the mesh running after the test and print how to remove it")
 	fs.StringVar(&f.Results, "results", "results", "directory (relative to the test's package) that also receives each experiment's artifacts, in <dir>/<test name>/; empty: only t.ArtifactDir")
@@ -122,7 +124,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 }
 
 // flagOf names the flag of each Config field a flag sets.
-var flagOf = map[string]string{"Peers": "-peers", "NetworkSize": "-network-size", "Interval": "-interval", "SampleStride": "-sample-stride", "Name": "the experiment's name"}
+var flagOf = map[string]string{"Peers": "-peers", "NetworkSize": "-network-size", "Interval": "-interval", "SampleStride": "-sample-stride", "MetricsEvery": "-metrics-every", "Name": "the experiment's name"}
 
 // Config is the mesh the flags describe, for the experiment called name.
 // Relative spec paths are found in the test's package directory or else in
@@ -134,6 +136,7 @@ func (f *Flags) Config(name string) (Config, error) {
 		NetworkSize:     f.NetworkSize,
 		Interval:        f.Interval,
 		SampleStride:    f.SampleStride,
+		MetricsEvery:    f.MetricsEvery,
 		Keep:            f.Keep,
 		ResultsDir:      f.Results,
 		MeasureFloor:    f.Floor,

@@ -74,7 +74,8 @@ type Recording struct {
 	LateRounds int
 	// SampleStride is the rounds between two samples of one peer
 	// (Config.SampleStride, as picked): 1 reads every node every round.
-	SampleStride int
+	// MetricsEvery is Config.MetricsEvery as applied.
+	SampleStride, MetricsEvery int
 	// Drift lists every sample whose connection count differed from the
 	// topology's degree for that node.
 	Drift []series.Violation
@@ -263,11 +264,6 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 			tg.Close()
 		}
 	}()
-	// A few workers, each reading its share of the nodes in turn: the cost
-	// of sampling is mostly per-request overhead, which a goroutine per node
-	// and round only adds to. A node answers in about a millisecond, so
-	// eight workers cover a thousand nodes well within a second.
-	workers := min(8, len(m.Nodes))
 	// Scrapes give up within the interval, so one stuck node costs a missing
 	// sample, not a late round for everyone.
 	scrapeTimeout := interval * 9 / 10
@@ -324,13 +320,17 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		}
 	}
 	stride := m.Config.sampleStride(peers)
-	rec.SampleStride = stride
+	metricsEvery := m.Config.metricsEvery((peers + stride - 1) / stride)
+	rec.SampleStride, rec.MetricsEvery = stride, metricsEvery
 	sampledIn := func(i, r int) bool { return readInRound(m.Nodes[i], r, stride) }
+	how := ""
 	if stride > 1 {
-		logf("meshtest: sampling %d nodes every %v for %v (%d rounds); the %d peers in turn, each every %d rounds (-sample-stride)", len(m.Nodes), interval, d, rounds, peers, stride)
-	} else {
-		logf("meshtest: sampling %d nodes every %v for %v (%d rounds)", len(m.Nodes), interval, d, rounds)
+		how += fmt.Sprintf("; the %d peers in turn, each every %d rounds (-sample-stride)", peers, stride)
 	}
+	if metricsEvery > 1 && peers > 0 {
+		how += fmt.Sprintf("; a peer's metrics endpoint every %d of its reads (-metrics-every)", metricsEvery)
+	}
+	logf("meshtest: sampling %d nodes every %v for %v (%d rounds)%s", len(m.Nodes), interval, d, rounds, how)
 	prevCPU := make([]float64, len(m.Nodes))
 	prevAt := make([]time.Time, len(m.Nodes))
 	missedInARow := make([]int, len(m.Nodes))
@@ -354,7 +354,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		// (cgroupfs reads ignore it; one context a round, not one a read.)
 		roundCtx, cancelRound := context.WithTimeout(ctx, scrapeTimeout)
 		elapsed := roundStart.Sub(rec.Started)
-		sample := func(i int, n *Node) (series.Sample, bool) {
+		sample := func(i int, n *Node, scrape bool) (series.Sample, bool) {
 			if m.isDown(n) {
 				return series.Sample{}, false // a fault took it away: its silence is expected
 			}
@@ -369,11 +369,15 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 				gens[i], prevAt[i] = g, time.Time{}
 			}
 			values := map[string]float64{}
-			fams, serr := targets[i].Scrape(ctx, scrapeTimeout)
-			if serr == nil {
-				vals, _ := metrics.Extract(fams, queries[i])
-				for k, v := range vals {
-					values[k] = v
+			var serr error
+			if scrape {
+				var fams metrics.Families
+				fams, serr = targets[i].Scrape(ctx, scrapeTimeout)
+				if serr == nil {
+					vals, _ := metrics.Extract(fams, queries[i])
+					for k, v := range vals {
+						values[k] = v
+					}
 				}
 			}
 			st, cerr := costOf(i).Read(roundCtx, n.Name)
@@ -406,15 +410,26 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 			}
 			return series.Sample{Round: round, Elapsed: elapsed, Node: n.Name, Role: n.Role, Values: values}, true
 		}
+		var todo []int
+		for i := range m.Nodes {
+			if sampledIn(i, round) {
+				todo = append(todo, i)
+			}
+		}
+		// A few workers, each reading its share of the round in turn: the
+		// cost of sampling is mostly per-request overhead, which a goroutine
+		// per node and round only adds to, and so do idle threads woken
+		// for a handful of nodes. A read takes a few hundred microseconds,
+		// so one worker per 50 nodes (at most eight) ends a round within
+		// tens of milliseconds.
+		workers := min(8, max(1, (len(todo)+49)/50))
 		var wg sync.WaitGroup
 		perWorker := make([][]series.Sample, workers)
 		for w := range workers {
 			wg.Go(func() {
-				for i := w; i < len(m.Nodes); i += workers {
-					if !sampledIn(i, round) {
-						continue
-					}
-					if s, ok := sample(i, m.Nodes[i]); ok {
+				for j := w; j < len(todo); j += workers {
+					i := todo[j]
+					if s, ok := sample(i, m.Nodes[i], scrapeIn(m.Nodes[i], round, stride, metricsEvery)); ok {
 						perWorker[w] = append(perWorker[w], s)
 					}
 				}
@@ -483,6 +498,18 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 // peers (of any group) in turn, the bootstrap every round.
 func readInRound(n *Node, r, stride int) bool {
 	return stride <= 1 || n.Role == "bootstrap" || n.Index%stride == r%stride
+}
+
+// scrapeIn says whether node n, read in round r, has its metrics endpoint
+// scraped too: the bootstrap every time, a peer every `every`-th of its
+// reads, the peers staggered so that each round scrapes 1/every of those
+// it reads.
+func scrapeIn(n *Node, r, stride, every int) bool {
+	if every <= 1 || n.Role == "bootstrap" {
+		return true
+	}
+	read := r / max(stride, 1) // how many times n was read before this round
+	return (read+n.Index)%every == 0
 }
 
 // cpuTime is CPU time spent by this process, split because most of the

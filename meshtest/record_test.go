@@ -186,3 +186,42 @@ func TestSampleStride(t *testing.T) {
 		require.Equal(t, 1, reads[i], "peer %d once in %d rounds", i, stride)
 	}
 }
+
+// TestMetricsEvery: a peer's metrics endpoint is scraped every `every`-th
+// of its reads, the peers staggered so that rounds scrape alike; the
+// bootstrap's every round.
+func TestMetricsEvery(t *testing.T) {
+	for read, want := range map[int]int{1: 1, PeerScrapesPerRound: 1, PeerScrapesPerRound + 1: 2, 100: 5, 200: 10} {
+		assert.Equal(t, want, Config{}.metricsEvery(read), "%d peers read a round", read)
+	}
+	assert.Equal(t, 2, Config{MetricsEvery: 2}.metricsEvery(100), "a value given is kept")
+	assert.ErrorContains(t, Config{Peers: 5, MetricsEvery: -1}.Check(), "Config.MetricsEvery = -1")
+	for _, tc := range []struct{ stride, every int }{{1, 2}, {1, 3}, {5, 2}, {1, 1}} {
+		nodes := []*Node{{Index: 0, Role: "bootstrap"}}
+		for i := 1; i <= 100; i++ {
+			nodes = append(nodes, &Node{Index: i, Role: "peer"})
+		}
+		reads, scrapes := make([]int, len(nodes)), make([]int, len(nodes))
+		perRound := map[int]int{}
+		window := tc.stride * tc.every
+		for r := 7; r < 7+window; r++ {
+			for _, n := range nodes {
+				if readInRound(n, r, tc.stride) {
+					reads[n.Index]++
+					if scrapeIn(n, r, tc.stride, tc.every) {
+						scrapes[n.Index]++
+						perRound[r]++
+					}
+				}
+			}
+		}
+		assert.Equal(t, window, scrapes[0], "%+v: the bootstrap every round", tc)
+		for i := 1; i < len(nodes); i++ {
+			require.Equal(t, tc.every, reads[i], "%+v: peer %d reads", tc, i)
+			require.Equal(t, 1, scrapes[i], "%+v: peer %d scrapes", tc, i)
+		}
+		for r, k := range perRound {
+			assert.InDelta(t, 1+100/window, k, 1, "%+v: round %d scrapes about as many as the others", tc, r)
+		}
+	}
+}

@@ -94,6 +94,7 @@ func (r *Recording) Summary() *summary.File {
 		Rounds:            rounds,
 		LateRounds:        r.LateRounds,
 		SampleStride:      r.SampleStride,
+		MetricsEvery:      r.MetricsEvery,
 		CostSource:        r.CostSource,
 		ScrapeErrors:      r.ScrapeErrors,
 		Unresponsive:      r.Unresponsive,

@@ -55,6 +55,9 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 		if h.SampleStride > 1 {
 			sampling += fmt.Sprintf("; peers in turn, each every %d rounds", h.SampleStride)
 		}
+		if h.MetricsEvery > 1 {
+			sampling += fmt.Sprintf("; a peer's metrics every %d of its reads", h.MetricsEvery)
+		}
 		sampling += fmt.Sprintf("; the harness used %.2f %% of one core", h.CPUPercentOneCore)
 		if h.PeakRSSBytes > 0 {
 			sampling += fmt.Sprintf(", heap %.0f MB, peak RSS %.0f MB", float64(h.HeapBytes)/1e6, float64(h.PeakRSSBytes)/1e6)

@@ -222,6 +222,9 @@ type Harness struct {
 	// round's peer figures are then a 1/stride sample of the peers), the
 	// bootstrap every round.
 	SampleStride int `json:"sample_stride,omitempty"`
+	// MetricsEvery is how many reads of a peer make one scrape of its
+	// metrics endpoint (its cgroup figures are read every time).
+	MetricsEvery int `json:"metrics_every,omitempty"`
 	// CostSource says where container figures came from, and why not from
 	// the cgroup files when it fell back: "cgroupfs", or
 	// "docker-stats-api (cgroupfs: …)".
