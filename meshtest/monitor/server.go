@@ -12,6 +12,11 @@ const Version = "v0.316.0"
 // Package is the Go package the server image is built from.
 const Package = "github.com/prometheus/prometheus/cmd/prometheus@" + Version
 
+// BuildTags leave every service discovery but the static and file ones out
+// of the server (Prometheus's plugins/ build constraints): the mesh's
+// targets are static, and the cloud SDKs are most of the build.
+var BuildTags = []string{"remove_all_sd"}
+
 // Port is the server's HTTP port, for the API, the UI and its own metrics.
 const Port = 9090
 

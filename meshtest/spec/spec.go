@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 
@@ -174,7 +175,10 @@ type Build struct {
 	// has replace directives (which `go install pkg@version` refuses), or to
 	// build against another version of a dependency.
 	Requires []string `json:"requires,omitempty"`
-	Binary   string   `json:"binary,omitempty"` // path of a static binary
+	// Tags are Go build tags for Package, e.g. Prometheus's "remove_all_sd",
+	// which leaves out the cloud service discoveries (most of its build).
+	Tags   []string `json:"tags,omitempty"`
+	Binary string   `json:"binary,omitempty"` // path of a static binary
 }
 
 // Identity says how the harness learns a node's peer ID.
@@ -404,6 +408,9 @@ func (s *Spec) Queries() []metrics.Query {
 	return qs
 }
 
+// buildTag is what `go build -tags` accepts as one tag.
+var buildTag = regexp.MustCompile(`^[A-Za-z0-9_.]+$`)
+
 // Check validates a spec before anything starts, including that every
 // template parses and uses only fields NodeData has.
 func (s *Spec) Check() error {
@@ -418,6 +425,10 @@ func (s *Spec) Check() error {
 		return fmt.Errorf(`%s: set "image" or "build", not both`, where)
 	case s.Build != nil && count(s.Build.Bundled, s.Build.Package != "", s.Build.Binary != "") != 1:
 		return fmt.Errorf(`%s: "build" needs exactly one of "bundled", "package" or "binary"`, where)
+	case s.Build != nil && len(s.Build.Tags) > 0 && s.Build.Package == "":
+		return fmt.Errorf(`%s: "build.tags" apply to a "build.package" only; drop them or build from a package`, where)
+	case s.Build != nil && slices.ContainsFunc(s.Build.Tags, func(t string) bool { return !buildTag.MatchString(t) }):
+		return fmt.Errorf(`%s: "build.tags" %q: a Go build tag is letters, digits, "_" and "." (one tag per entry)`, where, s.Build.Tags)
 	case s.P2PPort <= 0 || s.P2PPort > 65535:
 		return fmt.Errorf(`%s: "p2p_port" %d is not a port`, where, s.P2PPort)
 	case s.MetricsPort <= 0 || s.MetricsPort > 65535:

@@ -26,6 +26,8 @@ func TestSpecCheck(t *testing.T) {
 	}{
 		{"no image", func(s *Spec) { s.Image = "" }, `set "image" (a local tag) or "build"`},
 		{"both", func(s *Spec) { s.Build = &Build{Binary: "x"} }, `"image" or "build", not both`},
+		{"tags without a package", func(s *Spec) { s.Image, s.Build = "", &Build{Binary: "x", Tags: []string{"netgo"}} }, `"build.tags" apply to a "build.package" only`},
+		{"two tags in one", func(s *Spec) { s.Image, s.Build = "", &Build{Package: "a/b@v1", Tags: []string{"a,b"}} }, `"build.tags" ["a,b"]: a Go build tag is letters`},
 		{"port", func(s *Spec) { s.MetricsPort = 0 }, `"metrics_port" 0 is not a port`},
 		{"unknown field", func(s *Spec) { s.Args = []string{"{{.Nope}}"} }, "can't evaluate field Nope"},
 		{"bad template", func(s *Spec) { s.Env = map[string]string{"X": "{{.Name"} }, "env X"},

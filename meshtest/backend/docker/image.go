@@ -217,7 +217,7 @@ func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend
 	if !strings.Contains(s.Build.Package, "@") {
 		return "", fmt.Errorf("spec %q: build package %q needs a pinned version (pkg@vX.Y.Z), so the image can be reused", s.Name, s.Build.Package)
 	}
-	h := sha256.Sum256([]byte(s.Build.Package + "\n" + strings.Join(s.Build.Requires, "\n") + "\n" + scratchDockerfile(dest)))
+	h := sha256.Sum256([]byte(s.Build.Package + "\n" + strings.Join(s.Build.Requires, "\n") + "\n" + scratchDockerfile(dest) + tagsKey(s.Build.Tags)))
 	tag := repo + ":" + hex.EncodeToString(h[:])[:12]
 	if _, err := b.cli.ImageInspect(ctx, tag); err == nil {
 		return tag, nil
@@ -230,9 +230,13 @@ func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend
 	logf("meshtest: building %s for spec %q (CGO_ENABLED=0 go build through the module proxy; minutes the first time)", s.Build.Package, s.Name)
 	bin := filepath.Join(dir, strings.TrimPrefix(dest, "/"))
 	env := []string{"GOBIN=" + dir, "GOFLAGS=-mod=mod"}
+	flags := []string{"-trimpath", "-ldflags=-s -w"}
+	if len(s.Build.Tags) > 0 {
+		flags = append(flags, "-tags="+strings.Join(s.Build.Tags, ","))
+	}
 	var steps [][]string
 	if len(s.Build.Requires) == 0 {
-		steps = [][]string{{"install", "-trimpath", "-ldflags=-s -w", s.Build.Package}}
+		steps = [][]string{append(append([]string{"install"}, flags...), s.Build.Package)}
 	} else {
 		// A throwaway module requiring the package and the pins: unlike
 		// `go install pkg@version` it tolerates replace directives upstream.
@@ -240,7 +244,7 @@ func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend
 		steps = [][]string{
 			{"mod", "init", "meshtest-build"},
 			append([]string{"get", s.Build.Package}, s.Build.Requires...),
-			{"build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg},
+			append(append([]string{"build"}, flags...), "-o", bin, pkg),
 		}
 	}
 	for _, step := range steps {
@@ -252,6 +256,15 @@ func (b *Backend) buildSpecImage(ctx context.Context, s *spec.Spec, logf backend
 		return "", fmt.Errorf("spec %q: %w", s.Name, err)
 	}
 	return tag, nil
+}
+
+// tagsKey is the build tags' part of an image's content tag: nothing for
+// none, so that images built before tags existed keep their tags.
+func tagsKey(tags []string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	return "\ntags " + strings.Join(tags, ",")
 }
 
 // Image returns the image a spec runs: override or the spec's image, checked
