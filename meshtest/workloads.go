@@ -680,7 +680,9 @@ func (m *Mesh) clockNote() string {
 }
 
 // PerfLoad is a series of perf runs (libp2p's /perf/1.0.0) from one node
-// to another.
+// to another. Measure a link's throughput as libp2p/test-plans does, with
+// an upload-only load and a download-only one: a download after an upload
+// in the same run starts behind the queue the upload left (see TestPerf).
 type PerfLoad struct {
 	Upload, Download uint64 // bytes each run sends and receives
 	Runs             int    // default 5
@@ -726,27 +728,11 @@ func (m *Mesh) perf(from, to string, load PerfLoad) (workload.PerfResult, error)
 	}
 	var runs []workload.PerfRun
 	for range load.Runs {
-		var r struct {
-			UploadBytes       uint64 `json:"upload_bytes"`
-			DownloadBytes     uint64 `json:"download_bytes"`
-			TimeToFirstByteNs int64  `json:"time_to_first_byte_ns"`
-			DownloadNs        int64  `json:"download_ns"`
-			TotalNs           int64  `json:"total_ns"`
-			ConnectionNs      int64  `json:"connection_ns"`
-			Error             string `json:"error"`
-		}
+		var r perfResponse
 		if err := m.postJSON(m.ctx, a, a.spec.Workloads.PerfPath, body, &r, 6*time.Minute); err != nil && r.Error == "" {
 			r.Error = err.Error()
 		}
-		// The server sends its first byte once the whole upload has
-		// arrived, so time to first byte times the upload end to end (plus
-		// one way back); the client's own upload time ends when its last
-		// byte is written locally, with bytes still in flight.
-		runs = append(runs, workload.PerfRun{
-			UploadBytes: r.UploadBytes, DownloadBytes: r.DownloadBytes,
-			Upload: time.Duration(r.TimeToFirstByteNs), Download: time.Duration(r.DownloadNs),
-			Total: time.Duration(r.TotalNs), Connection: time.Duration(r.ConnectionNs), Err: r.Error,
-		})
+		runs = append(runs, r.run())
 		if load.NewConnection {
 			// Both ends back to their topology before the next run: a
 			// run must not find the last one's connection half closed,
@@ -777,6 +763,37 @@ func (m *Mesh) perf(from, to string, load PerfLoad) (workload.PerfResult, error)
 		return res, fmt.Errorf("every run failed: %v", res.Errors)
 	}
 	return res, nil
+}
+
+// perfResponse is a node's answer to a perf request (node.PerfResponse,
+// the fields the harness reads).
+type perfResponse struct {
+	UploadBytes       uint64 `json:"upload_bytes"`
+	DownloadBytes     uint64 `json:"download_bytes"`
+	TimeToFirstByteNs int64  `json:"time_to_first_byte_ns"`
+	DownloadNs        int64  `json:"download_ns"`
+	TotalNs           int64  `json:"total_ns"`
+	ConnectionNs      int64  `json:"connection_ns"`
+	Error             string `json:"error"`
+}
+
+// run is r as a workload.PerfRun. The upload is timed end to end, as
+// libp2p/test-plans times it: the server sends its first byte, or closes
+// the stream when there is nothing to download, only once the whole upload
+// has arrived, so the time to the first byte (or to the end, without a
+// download) covers the upload plus one way back. The client's own upload
+// time ends when its last byte is written locally, with bytes still in
+// flight.
+func (r perfResponse) run() workload.PerfRun {
+	upload := time.Duration(r.TimeToFirstByteNs)
+	if r.DownloadBytes == 0 {
+		upload = time.Duration(r.TotalNs)
+	}
+	return workload.PerfRun{
+		UploadBytes: r.UploadBytes, DownloadBytes: r.DownloadBytes,
+		Upload: upload, Download: time.Duration(r.DownloadNs),
+		Total: time.Duration(r.TotalNs), Connection: time.Duration(r.ConnectionNs), Err: r.Error,
+	}
 }
 
 // postJSON posts body to n's path and decodes the JSON answer into out,

@@ -127,3 +127,23 @@ func TestWorkloadInputErrors(t *testing.T) {
 	_, err = m.ping(101)
 	assert.ErrorContains(t, err, "expected 1 to 100")
 }
+
+// TestPerfResponseTimesTheUpload checks how a node's perf answer becomes a
+// run: with a download, the upload ends at the first byte back; without
+// one, at the end of the exchange (test-plans' upload-only run), where the
+// time to first byte is 0 and the run would otherwise drop out of the
+// upload's quartiles.
+func TestPerfResponseTimesTheUpload(t *testing.T) {
+	both := perfResponse{UploadBytes: 1 << 20, DownloadBytes: 1 << 20, TimeToFirstByteNs: 3e8, DownloadNs: 2e8, TotalNs: 5e8}
+	assert.Equal(t, 300*time.Millisecond, both.run().Upload)
+	assert.Equal(t, 200*time.Millisecond, both.run().Download)
+
+	uploadOnly := perfResponse{UploadBytes: 1 << 20, TotalNs: 4e8}
+	assert.Equal(t, 400*time.Millisecond, uploadOnly.run().Upload)
+
+	downloadOnly := perfResponse{UploadBytes: 0, DownloadBytes: 1 << 20, TimeToFirstByteNs: 1e8, DownloadNs: 2e8, TotalNs: 3e8}
+	assert.Equal(t, 200*time.Millisecond, downloadOnly.run().Download)
+
+	failed := perfResponse{Error: "boom"}
+	assert.Equal(t, "boom", failed.run().Err)
+}
