@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest/conditions"
+	"github.com/meshtest/meshtest/meshtest/metrics"
 	"github.com/meshtest/meshtest/meshtest/report"
 	"github.com/meshtest/meshtest/meshtest/series"
 	"github.com/meshtest/meshtest/meshtest/shape"
@@ -224,4 +229,53 @@ func TestMetricsEvery(t *testing.T) {
 			assert.InDelta(t, 1+100/window, k, 1, "%+v: round %d scrapes about as many as the others", tc, r)
 		}
 	}
+}
+
+// TestPrimeTargetsOpensEveryConnectionFirst: after priming, the window's
+// scrapes find every up node's connection open (no connection is made in
+// the window), and a node that is down is left alone.
+func TestPrimeTargetsOpensEveryConnectionFirst(t *testing.T) {
+	var mu sync.Mutex
+	conns, requests := 0, 0
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintln(w, "go_goroutines 7")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	const n, down = 20, 3
+	targets := make([]*metrics.Target, n)
+	for i := range targets {
+		tg, err := metrics.NewTarget(srv.URL + "/metrics")
+		require.NoError(t, err)
+		defer tg.Close()
+		targets[i] = tg
+	}
+	primeTargets(t.Context(), targets, func(i int) bool { return i != down })
+	mu.Lock()
+	assert.Equal(t, n-1, conns, "one connection per up node")
+	assert.Equal(t, n-1, requests, "one scrape per up node")
+	mu.Unlock()
+
+	for i, tg := range targets {
+		if i == down {
+			continue
+		}
+		_, err := tg.Scrape(t.Context(), time.Second)
+		require.NoError(t, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, n-1, conns, "the window's scrapes reuse the primed connections")
+	assert.Equal(t, 2*(n-1), requests)
 }

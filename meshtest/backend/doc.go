@@ -213,6 +213,90 @@
 // the harness's own engine), so without a sampler per engine those figures
 // are absent.
 //
+// # Kubernetes (on paper; nothing of it is built or claimed to work)
+//
+// A third backend for clusters that already run Kubernetes. It needs no new
+// method on the seam: every one maps, and the figures it cannot give at the
+// harness's cadence are absent or coarser, and say so in Source.
+//
+//   - Image: the image in a registry every kubelet can pull from, or loaded
+//     into each node's runtime (kind load, k3s ctr images import);
+//     imagePullPolicy IfNotPresent, so a local tag is never pulled.
+//   - NewRun: a namespace per run, meshtest-<run>, labelled with the run
+//     like every Docker resource. A NetworkPolicy in it admits traffic from
+//     the namespace and the harness only and denies egress elsewhere: the
+//     counterpart of an --internal bridge. It holds only where the CNI
+//     enforces NetworkPolicy (Calico and Cilium do; not every CNI): NewRun
+//     must check that it does, by a probe, or say the mesh is not isolated.
+//   - Start: one Pod per node, not a Deployment (each node has its own
+//     identity), named Unit.Name, restartPolicy Never so that an exit shows
+//     in Status instead of a restart. A headless Service (clusterIP None)
+//     over the run's pods, with the pod's hostname and subdomain set, gives
+//     each node the DNS name <name>.<service>, which spec templates use as
+//     Host. The key is a Secret per node, mounted as a file or passed by
+//     secretKeyRef (never in the pod spec, which anyone who can get pods
+//     reads); Unit.Files are a ConfigMap volume. The securityContext drops
+//     ALL capabilities, adds Unit.CapAdd, sets readOnlyRootFilesystem and
+//     allowPrivilegeEscalation false; MemoryBytes and CPUs are the limits.
+//   - Status: one list of the run's pods by label: phase, podIP, and
+//     nodeName, the machine that summary.json names as the node's engine.
+//   - MetricsAddr: the pod IP, reachable inside the cluster only. The
+//     harness runs in the cluster (a Job running the test binary, go test
+//     -c), or reads through a sampler Deployment in the namespace, or
+//     through Prometheus with kubernetes_sd_configs (role pod, the run's
+//     label selector), which the monitor package would configure instead of
+//     its static targets.
+//   - Cost: the kubelet's cAdvisor endpoint, /metrics/cadvisor through the
+//     API server's node proxy (RBAC: nodes/proxy), gives each container's
+//     container_cpu_usage_seconds_total, container_memory_working_set_bytes
+//     and the pod's container_network_*_bytes_total; /stats/summary gives
+//     the same as JSON. The kubelet refreshes them about every 10 s (its
+//     housekeeping interval), so at a 1 s interval most reads repeat the
+//     last value: Read must return NaN for a figure that has not changed
+//     since its timestamp rather than a cpu_cores of 0, and Source must
+//     state the resolution. Per-second figures need a sampler DaemonSet
+//     reading each machine's cgroupfs (hostPath /sys/fs/cgroup, read-only),
+//     as on Swarm.
+//   - Logs: pods/log. CopyFrom: kubectl cp is tar over pods/exec, and a
+//     FROM scratch image has no tar: a sidecar with one that mounts the
+//     same volume, or the file served over the node's HTTP endpoint.
+//   - NetworkOf: a container in the node's pod, which shares its network
+//     namespace by construction. It must be declared when the pod is
+//     created (an ephemeral container cannot be removed, nor be given a
+//     port), so the shaper is a sidecar of every shaped node from the
+//     start, with capabilities NET_ADMIN alone, as on Docker.
+//   - Act: Kill is a delete with gracePeriodSeconds 0; Stop a delete with
+//     StopGrace; Start and Restart create the pod again with the same name,
+//     Secret and ConfigMaps, so the same identity, with a new pod IP and
+//     possibly on another machine (a nodeName pins it). Pause has no verb:
+//     ErrUnsupported (a SIGSTOP needs shareProcessNamespace and a sidecar
+//     that sends it, which stops the node but not its kernel's replies).
+//     Disconnect and Connect are a deny-all NetworkPolicy on the pod's
+//     labels and its removal: enforced asynchronously by the CNI, so the
+//     event must record when the cut was verified (a probe from a peer),
+//     not when the policy was written.
+//   - Exits: a watch on the run's pods: containerStatuses[].state.terminated
+//     gives exitCode and reason (OOMKilled) as Docker's die and oom events
+//     do. A watch that ends with an error ends the channel with its Err.
+//   - RemoveRun: delete the namespace (everything in it goes with it, pods
+//     first), wait until it is gone, then the cluster-scoped leftovers, if
+//     any. Leftovers and RemoveAbandoned list namespaces by the run label
+//     and the process label, as the Docker sweep does with containers.
+//   - FloorMeasurer: n pods of the same image until all are Running,
+//     against the same n as the mesh: the scheduler and the kubelets' pod
+//     start rate (image present) are the floor a Kubernetes bring-up is
+//     measured against.
+//   - Scale: a kubelet runs at most 110 pods by default (maxPods) and a node's
+//     pod CIDR is commonly a /24, so 1000 peers take ten machines or a
+//     raised maxPods and a larger node CIDR mask: the preflight's job, as
+//     gc_thresh is on one host.
+//
+// What a third backend needs, then: a package under meshtest/backend that
+// implements Backend and Run (and FloorMeasurer, HelperImage and Act if it
+// can), a column in the figure table below, a clock statement (see
+// Clocks), and the seam's tests run against it; nothing in the fixture
+// changes.
+//
 // # An in-process simulated network (on paper)
 //
 // go-libp2p hosts in the test process, run under testing/synctest (as
@@ -270,18 +354,20 @@
 // The Fig* constants of package meshtest and the README's figure table name
 // the figures. "given": read from the harness host; "sampler": given only
 // with a sampler per engine (or, for node figures, Prometheus in the
-// overlay); "absent": NaN or missing, never invented.
+// overlay); "~10 s": the kubelet's cAdvisor figures, refreshed at its
+// housekeeping interval, NaN between refreshes; "absent": NaN or missing,
+// never invented.
 //
-//	figure                     docker  swarm    sim
-//	cpu_cores, cpu_seconds     given   sampler  absent
-//	mem_bytes, mem_rss_bytes   given   sampler  absent
-//	pids                       given   sampler  absent
-//	net_rx_bytes, net_tx_bytes given   sampler  absent
-//	goroutines                 given   sampler  absent (process-wide in process)
-//	heap_inuse_bytes           given   sampler  absent (process-wide in process)
-//	rss_bytes, open_fds        given   sampler  absent (process-wide in process)
-//	connections, peers         given   sampler  given
-//	streams                    given   sampler  given
+//	figure                     docker  swarm    kubernetes  sim
+//	cpu_cores, cpu_seconds     given   sampler  ~10 s       absent
+//	mem_bytes, mem_rss_bytes   given   sampler  ~10 s       absent
+//	pids                       given   sampler  sampler     absent
+//	net_rx_bytes, net_tx_bytes given   sampler  ~10 s       absent
+//	goroutines                 given   sampler  sampler     absent (process-wide in process)
+//	heap_inuse_bytes           given   sampler  sampler     absent (process-wide in process)
+//	rss_bytes, open_fds        given   sampler  sampler     absent (process-wide in process)
+//	connections, peers         given   sampler  sampler     given
+//	streams                    given   sampler  sampler     given
 //
 // Node figures (goroutines to streams) come from the node's /metrics, so on
 // any backend they are there only if the image exports them; the bundled

@@ -77,6 +77,7 @@ func TestStartCostDoesNotGrowWithTheNetwork(t *testing.T) {
 	removal := slices.IndexFunc(all, func(c string) bool { return strings.HasPrefix(c, "DELETE /") })
 	require.GreaterOrEqual(t, removal, 0, "the child removed its run: %v", all)
 	calls := all[:removal]
+	t.Logf("the child's calls up to its removal: %v", calls)
 	assert.True(t, slices.ContainsFunc(calls, func(c string) bool { return strings.HasSuffix(c, "/containers/create") }),
 		"the proxy saw the create: %v", calls)
 	assert.True(t, slices.ContainsFunc(calls, func(c string) bool { return strings.HasSuffix(c, "/connect") }),
