@@ -28,6 +28,20 @@ func TestHostNeed(t *testing.T) {
 	assert.Equal(t, uint64(bundledNodeHostBytes), need.MemoryPerContainerBytes)
 	m.Config.Conditions.Link.Latency = 1
 	assert.Equal(t, 6, m.hostNeed().Containers, "shapers add no namespace")
+
+	// Past one bridge, peers fill the first network before the next: the
+	// fullest holds 1022 of 1500 and the bootstrap, which the host's
+	// broadcasts must all reach (preflight's backlog check).
+	big := &Mesh{Graph: topology.Star(1500), Config: Config{Peers: 1500}}
+	for i := range big.Graph.N {
+		big.Nodes = append(big.Nodes, &Node{Index: i, spec: spec.Bundled()})
+	}
+	need = big.hostNeed()
+	assert.Equal(t, 2, need.Bridges)
+	assert.Equal(t, DefaultNetworkSize+1, need.LargestBridge)
+	f := preflight.Check(preflight.Host{Sysctl: map[string]int64{"net.core.netdev_max_backlog": 1000}}, need)
+	require.Len(t, f, 1)
+	assert.Equal(t, preflight.SeverityError, f[0].Severity, "1023 on one bridge overflow a backlog of 1000: %s", f[0])
 }
 
 // TestPreflightRefusesWhatTheHostCannotHold: the largest mesh one bridge

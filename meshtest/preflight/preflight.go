@@ -37,6 +37,10 @@ type Need struct {
 	// Bridges is how many bridge networks the containers are spread over;
 	// 0 means 1 (every mesh has one today).
 	Bridges int
+	// LargestBridge is how many containers the fullest of them holds (a
+	// mesh fills its networks in blocks, and the bootstrap joins each); 0
+	// means Containers over Bridges, evenly.
+	LargestBridge int
 	// Peers is how many other containers each container exchanges packets
 	// with over the bridge: its degree in the mesh, or more if nodes also
 	// dial peers they find. It sizes the neighbour table, which every

@@ -14,6 +14,7 @@ func TestRaise(t *testing.T) {
 		"/proc/sys/net/ipv4/neigh/default/gc_thresh3": 4096,
 		"/proc/sys/net/ipv6/neigh/default/gc_thresh3": 4096,
 		"/proc/sys/fs/inotify/max_user_instances":     2048,
+		"/proc/sys/net/core/netdev_max_backlog":       2048,
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("Raise = %v\nwant %v", got, want)
