@@ -34,8 +34,11 @@ func (m *Mesh) watchExits(ctx context.Context) error {
 // unplannedExit fails the test for unit's exit.
 func (m *Mesh) unplannedExit(ctx context.Context, unit string, code int, oom bool) {
 	what := fmt.Sprintf("exit code %d", code)
-	if oom {
+	switch {
+	case oom:
 		what += ", killed for lack of memory"
+	case code == 137:
+		what += ": SIGKILL, not from meshtest; the OOM killer's, unreported, or a kill from outside"
 	}
 	kind, logs := "node", ""
 	if n := m.node(unit); n != nil {

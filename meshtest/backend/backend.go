@@ -204,7 +204,10 @@ type Exit struct {
 	// by Kill, by Stop past its grace, or by the OOM killer.
 	Code int
 	// OOMKilled says the kernel's OOM killer killed a process of the unit
-	// since its previous death (a unit past its MemoryBytes).
+	// since its previous death (a unit past its MemoryBytes). False is not
+	// proof: an engine can lose the kernel's notice of a kill when the
+	// killed process was the unit's last (Docker's does under load), so a
+	// 137 with OOMKilled false may still have been one.
 	OOMKilled bool
 	At        time.Time // when the engine saw it die
 	// Err, on the last value the channel carries before it closes, says

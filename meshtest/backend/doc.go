@@ -135,7 +135,12 @@
 //     events, from the moment of the call (the engine replays what came
 //     before it subscribed), into an unbounded queue (the engine drops
 //     events for a subscriber that falls behind). An oom event marks the
-//     container's next die as OOMKilled.
+//     container's next die as OOMKilled. The two events race (containerd
+//     watches the cgroup, the die comes from the exit), so a die by SIGKILL
+//     waits up to 1 s for a late oom; one whose container is already gone
+//     when containerd reads the kernel's notice is lost (measured: 4 of 40
+//     OOM kills of a one-process container with 6 busy loops on 2 cores,
+//     0 of 30 idle).
 //   - A sidecar is a container with NetworkMode container:<parent's ID>: no
 //     network, alias or port of its own, so Status gives it no IP. The
 //     engine lets a parent be removed under its sidecar (which then runs on,

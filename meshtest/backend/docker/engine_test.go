@@ -118,17 +118,23 @@ func ownerLabels(t *testing.T, run string, owner process, pidOnly bool) map[stri
 //	addrs    print its interfaces and their addresses, one line, then sleep
 //	deaf     ignore SIGTERM: only a kill stops it
 //	exit N   exit with code N at once
-//	hog      allocate memory until the OOM killer stops it
+//	hog      run a child that allocates memory until the OOM killer stops
+//	         it, then exit 137 two seconds later: the engine reports an OOM
+//	         kill only if containerd reads the kernel's notice before the
+//	         cgroup is gone, which a unit whose only process was killed can
+//	         lose under load (see oomGrace)
 const sleeperSource = `package main
 
 import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -152,6 +158,18 @@ func main() {
 		code, _ := strconv.Atoi(strings.TrimPrefix(arg, "exit "))
 		os.Exit(code)
 	case arg == "hog":
+		self, _ := os.Executable()
+		child := exec.Command(self, "hog-child")
+		if err := child.Run(); child.ProcessState == nil {
+			fmt.Println("hog:", err)
+			os.Exit(2)
+		}
+		time.Sleep(2 * time.Second)
+		if ws, ok := child.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			os.Exit(128 + int(ws.Signal()))
+		}
+		os.Exit(1)
+	case arg == "hog-child":
 		var keep [][]byte
 		for {
 			b := make([]byte, 1<<20)

@@ -30,8 +30,9 @@ func nextExit(t *testing.T, exits <-chan backend.Exit, within time.Duration) bac
 
 // TestExits: every death of a unit is reported promptly with its code: a
 // kill right after Exits returns, an exit of its own at start, a stop, an
-// OOM kill; deaths of other runs are not; and the channel closes, with no
-// error, when the context ends.
+// OOM kill (of the unit's child process: see the sleeper's hog); deaths of
+// other runs are not; and the channel closes, with no error, when the
+// context ends.
 func TestExits(t *testing.T) {
 	b := testBackend(t, Options{})
 	img := sleeperImage(t, b)
@@ -69,7 +70,7 @@ func TestExits(t *testing.T) {
 	hog := sleeperUnit(img, "hog", "hog")
 	hog.MemoryBytes = 16 << 20
 	startUnit(t, r, hog)
-	e = nextExit(t, exits, 10*time.Second)
+	e = nextExit(t, exits, 15*time.Second)
 	assert.Equal(t, "hog", e.Name)
 	assert.True(t, e.OOMKilled, "past its memory limit: %+v", e)
 	assert.Equal(t, 137, e.Code)
@@ -90,7 +91,7 @@ func TestFollowExits(t *testing.T) {
 	msgs, errs := make(chan events.Message), make(chan error, 1)
 	out := make(chan backend.Exit)
 	r := &run{id: "follow"}
-	go r.followExits(t.Context(), client.EventsResult{Messages: msgs, Err: errs}, out)
+	go r.followExits(t.Context(), client.EventsResult{Messages: msgs, Err: errs}, out, time.Millisecond)
 
 	die := func(id, name, code string) events.Message {
 		return events.Message{Type: events.ContainerEventType, Action: events.ActionDie, TimeNano: time.Now().UnixNano(),
@@ -117,4 +118,38 @@ func TestFollowExits(t *testing.T) {
 	}
 	assert.ErrorContains(t, got[3].Err, "connection reset")
 	assert.ErrorContains(t, got[3].Err, "exits of run follow")
+}
+
+// TestFollowExitsWaitsForALateOOM: the engine can send a container's oom
+// event after its die (measured: 586 ms after, under load). A death by
+// SIGKILL waits up to the grace for it, the deaths after it wait with it so
+// the order holds, and one whose oom never comes is reported as no OOM kill
+// once the grace is over.
+func TestFollowExitsWaitsForALateOOM(t *testing.T) {
+	msgs := make(chan events.Message)
+	out := make(chan backend.Exit, 3)
+	r := &run{id: "late"}
+	const grace = 300 * time.Millisecond
+	go r.followExits(t.Context(), client.EventsResult{Messages: msgs, Err: make(chan error)}, out, grace)
+
+	die := func(id, name, code string) events.Message {
+		return events.Message{Type: events.ContainerEventType, Action: events.ActionDie, TimeNano: time.Now().UnixNano(),
+			Actor: events.Actor{ID: id, Attributes: map[string]string{LabelNode: name, "exitCode": code}}}
+	}
+	begin := time.Now()
+	msgs <- die("c1", "oomed", "137")
+	msgs <- die("c2", "after", "1")
+	msgs <- events.Message{Type: events.ContainerEventType, Action: events.ActionOOM, Actor: events.Actor{ID: "c1"}}
+	msgs <- die("c3", "killed", "137")
+
+	first, second := <-out, <-out
+	assert.Equal(t, "oomed", first.Name)
+	assert.True(t, first.OOMKilled, "the oom event that came after the die marks it: %+v", first)
+	assert.Equal(t, "after", second.Name, "the death queued behind it keeps its place")
+	assert.Less(t, time.Since(begin), grace, "released by its oom event, not by the grace")
+
+	third := <-out
+	assert.Equal(t, "killed", third.Name)
+	assert.False(t, third.OOMKilled, "no oom event came within the grace: %+v", third)
+	assert.GreaterOrEqual(t, time.Since(begin), grace, "held for the grace")
 }
