@@ -9,7 +9,9 @@ BASE     ?= origin/main
 HEAD     ?=
 RUNS     ?= 5
 
-.PHONY: test star bench baseline gate image vet clean
+.PHONY: test star bench baseline gate image vet clean swarm-up swarm-down swarm-test
+
+SWARM_ENGINES ?= 3
 
 # The whole suite, with the race detector: unit tests and small meshes (<= 31 peers, and one 100-peer bring-up cut short by its deadline).
 test:
@@ -35,6 +37,19 @@ baseline:
 gate:
 	$(GO) test ./experiments_test -run '^TestGate$$' -base=$(BASE) -head=$(HEAD) -ab-runs=$(RUNS) \
 		-count=1 -v -timeout 60m
+
+# A Docker Swarm of SWARM_ENGINES engines on this machine, each a dockerd in
+# its own network namespace (root; the host's engine stays out of swarm
+# mode), and its removal, which leaves the host as it found it.
+swarm-up:
+	scripts/swarm.sh up $(SWARM_ENGINES)
+
+swarm-down:
+	scripts/swarm.sh down
+
+# The swarm backend's tests against the swarm swarm-up made.
+swarm-test:
+	MESHTEST_SWARM=/run/mtswarm/engines MESHTEST_REQUIRE_SWARM=1 $(GO) test ./meshtest/backend/docker -run Swarm -count=1 -v -timeout 10m
 
 # The bundled node's image by hand (the fixture builds it itself when needed).
 image:

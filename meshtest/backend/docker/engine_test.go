@@ -117,6 +117,8 @@ func ownerLabels(t *testing.T, run string, owner process, pidOnly bool) map[stri
 //
 //	addrs    print its interfaces and their addresses, one line, then sleep
 //	deaf     ignore SIGTERM: only a kill stops it
+//	serve    answer HTTP on :8080 with "hello from <hostname>"
+//	fetch U  GET U every 200 ms until it answers, print "fetched: <body>"
 //	exit N   exit with code N at once
 //	hog      run a child that allocates memory until the OOM killer stops
 //	         it, then exit 137 two seconds later: the engine reports an OOM
@@ -127,7 +129,9 @@ const sleeperSource = `package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -154,6 +158,24 @@ func main() {
 	case arg == "deaf":
 		for range stop {
 		}
+	case arg == "serve":
+		host, _ := os.Hostname()
+		go http.ListenAndServe(":8080", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintf(w, "hello from %s", host)
+		}))
+	case strings.HasPrefix(arg, "fetch "):
+		go func() {
+			c := &http.Client{Timeout: time.Second}
+			for {
+				if res, err := c.Get(strings.TrimPrefix(arg, "fetch ")); err == nil {
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					fmt.Printf("fetched: %s\n", body)
+					return
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}()
 	case strings.HasPrefix(arg, "exit "):
 		code, _ := strconv.Atoi(strings.TrimPrefix(arg, "exit "))
 		os.Exit(code)

@@ -13,13 +13,18 @@ import (
 // logs returns a container's output, stdout and stderr interleaved by time
 // as the engine stores them; tail > 0 keeps the last lines only.
 func (b *Backend) logs(ctx context.Context, id string, tail int) (string, error) {
+	return containerLogs(ctx, b.cli.Client, id, tail)
+}
+
+// containerLogs is logs from the engine cli talks to.
+func containerLogs(ctx context.Context, cli *client.Client, id string, tail int) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	t := "all"
 	if tail > 0 {
 		t = strconv.Itoa(tail)
 	}
-	rc, err := b.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: t})
+	rc, err := cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: t})
 	if err != nil {
 		return "", err
 	}

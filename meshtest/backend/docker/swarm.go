@@ -1,0 +1,579 @@
+package docker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/spec"
+)
+
+// Swarm runs units as services of a Docker Swarm: one service per unit,
+// replicas 1, on an attachable overlay network, placed by the swarm across
+// its engines. Images are built on the harness's own engine (the local
+// Backend) and moved to every engine by save and load, since a swarm's
+// engines share no image store and no registry is assumed. What of
+// backend.Run it gives so far: Start, Status (with each unit's engine),
+// Logs (from the unit's own engine), and removal; doc.go's Swarm section
+// says how the rest maps.
+//
+// The engines are read from a file of one line per engine, "name socket
+// address role", as scripts/swarm.sh writes it: the harness reaches every
+// engine's API, the manager's for the swarm and each engine's own for its
+// containers.
+type Swarm struct {
+	local   *Backend // builds images
+	engines []*swarmEngine
+	manager *swarmEngine
+	byNode  map[string]*swarmEngine // swarm node ID -> its engine
+}
+
+// SwarmEngine is one engine of a swarm as the engines file names it.
+type SwarmEngine struct {
+	Name    string // "e1"
+	Socket  string // its API: a unix socket path, or a URL (tcp://host:2376)
+	Addr    string // its address in the swarm
+	Manager bool
+}
+
+type swarmEngine struct {
+	SwarmEngine
+	cli    *client.Client
+	nodeID string
+}
+
+// ReadSwarmEngines reads an engines file. Errors name the file and line.
+func ReadSwarmEngines(path string) ([]SwarmEngine, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("swarm engines: %w (scripts/swarm.sh up writes the file)", err)
+	}
+	defer f.Close()
+	var out []SwarmEngine
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if len(fields) != 4 || (fields[3] != "manager" && fields[3] != "worker") {
+			return nil, fmt.Errorf("swarm engines %s:%d: %q: want \"name socket address manager|worker\"", path, line, sc.Text())
+		}
+		out = append(out, SwarmEngine{Name: fields[0], Socket: fields[1], Addr: fields[2], Manager: fields[3] == "manager"})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("swarm engines %s: %w", path, err)
+	}
+	if !slices.ContainsFunc(out, func(e SwarmEngine) bool { return e.Manager }) {
+		return nil, fmt.Errorf("swarm engines %s: no manager among %d engines", path, len(out))
+	}
+	return out, nil
+}
+
+// NewSwarm connects to every engine of the swarm and checks that each is
+// in it; local builds the images.
+func NewSwarm(ctx context.Context, local *Backend, engines []SwarmEngine) (*Swarm, error) {
+	s := &Swarm{local: local, byNode: map[string]*swarmEngine{}}
+	for _, e := range engines {
+		host := e.Socket
+		if strings.HasPrefix(host, "/") {
+			host = "unix://" + host
+		}
+		cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("swarm engine %s (%s): %w", e.Name, host, err)
+		}
+		se := &swarmEngine{SwarmEngine: e, cli: cli}
+		s.engines = append(s.engines, se)
+		info, err := cli.Info(ctx, client.InfoOptions{})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("swarm engine %s (%s) does not answer: %w (is the swarm up? scripts/swarm.sh status)", e.Name, host, err)
+		}
+		if info.Info.Swarm.LocalNodeState != swarm.LocalNodeStateActive {
+			s.Close()
+			return nil, fmt.Errorf("swarm engine %s (%s) is not in a swarm (state %q)", e.Name, host, info.Info.Swarm.LocalNodeState)
+		}
+		if e.Manager && !info.Info.Swarm.ControlAvailable {
+			s.Close()
+			return nil, fmt.Errorf("swarm engine %s (%s) is named a manager but is not one", e.Name, host)
+		}
+		se.nodeID = info.Info.Swarm.NodeID
+		s.byNode[se.nodeID] = se
+		if e.Manager && s.manager == nil {
+			s.manager = se
+		}
+	}
+	return s, nil
+}
+
+// Close closes the engines' clients; the local Backend is the caller's.
+func (s *Swarm) Close() error {
+	var errs []error
+	for _, e := range s.engines {
+		errs = append(errs, e.cli.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Name names the backend in logs and summaries.
+func (s *Swarm) Name() string { return "swarm" }
+
+// Engines names the swarm's engines.
+func (s *Swarm) Engines() []string {
+	var out []string
+	for _, e := range s.engines {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+// Image builds or checks s's image on the harness's engine, as the Docker
+// backend does, and moves it to every engine of the swarm that lacks it.
+func (s *Swarm) Image(ctx context.Context, sp *spec.Spec, override string, logf backend.Logf) (string, error) {
+	img, err := s.local.Image(ctx, sp, override, logf)
+	if err != nil {
+		return "", err
+	}
+	return img, s.Distribute(ctx, img, logf)
+}
+
+// Distribute copies image from the harness's engine to every engine of the
+// swarm that does not hold it, by save and load (0.8 s for the node image
+// here). An engine that holds an image of that name holds that content:
+// meshtest's tags are content hashes.
+func (s *Swarm) Distribute(ctx context.Context, image string, logf backend.Logf) error {
+	for _, e := range s.engines {
+		if _, err := e.cli.ImageInspect(ctx, image); err == nil {
+			continue
+		}
+		begin := time.Now()
+		if err := copyImage(ctx, s.local.cli.Client, e.cli, image); err != nil {
+			return fmt.Errorf("move image %s to swarm engine %s: %w", image, e.Name, err)
+		}
+		logf("meshtest: image %s moved to swarm engine %s in %.1f s", image, e.Name, time.Since(begin).Seconds())
+	}
+	return nil
+}
+
+// copyImage streams image out of from and into to.
+func copyImage(ctx context.Context, from, to *client.Client, image string) error {
+	saved, err := from.ImageSave(ctx, []string{image})
+	if err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	defer saved.Close()
+	loaded, err := to.ImageLoad(ctx, saved, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	defer loaded.Close()
+	if _, err := io.Copy(io.Discard, loaded); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if _, err := to.ImageInspect(ctx, image); err != nil {
+		return fmt.Errorf("load: the engine does not hold it after the load: %w", err)
+	}
+	return nil
+}
+
+// swarmRun is one mesh on the swarm: its overlay network and services.
+type swarmRun struct {
+	s         *Swarm
+	id, test  string
+	network   string // its name
+	networkID string
+}
+
+// NewRun creates the run's overlay network: internal (no route out), and
+// attachable, so that plain containers of meshtest (a sampler, Prometheus)
+// can join it later. One network only: an overlay's subnet is a /24 by
+// default, so more than ~250 units would need a larger subnet asked for
+// here, which is not done yet.
+func (s *Swarm) NewRun(ctx context.Context, opts backend.RunOptions) (*swarmRun, error) {
+	if opts.Networks > 1 {
+		return nil, fmt.Errorf("swarm run %s: %d networks asked for: the swarm backend runs a mesh on one overlay network: %w", opts.ID, opts.Networks, errors.ErrUnsupported)
+	}
+	r := &swarmRun{s: s, id: opts.ID, test: opts.Test, network: networkName(opts.ID)}
+	res, err := s.manager.cli.NetworkCreate(ctx, r.network, client.NetworkCreateOptions{
+		Driver:     "overlay",
+		Scope:      "swarm",
+		Internal:   true,
+		Attachable: true,
+		Labels:     runLabels(opts.ID, opts.Test),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create overlay network %s: %w", r.network, err)
+	}
+	r.networkID = res.ID
+	return r, nil
+}
+
+func (r *swarmRun) ID() string      { return r.id }
+func (r *swarmRun) Network() string { return r.network }
+
+// serviceName is unit's service: also its container's name prefix.
+func (r *swarmRun) serviceName(unit string) string { return "meshtest-" + r.id + "-" + unit }
+
+// Start creates the unit's service, with the same least privilege as the
+// Docker backend's containers (every capability dropped but the unit's, a
+// read-only root filesystem), restart condition none so that an exit stays
+// an exit, and DNS round robin: the VIP mode needs IPVS. Unit.Files become
+// swarm configs, labelled with the run. It returns once the swarm has
+// accepted the service, not once a task runs: Status says when it does.
+func (r *swarmRun) Start(ctx context.Context, u backend.Unit) (backend.Instance, error) {
+	inst := backend.Instance{Name: u.Name, Image: u.Image}
+	if u.NetworkOf != "" {
+		return inst, fmt.Errorf("start %s: a sidecar (Unit.NetworkOf %s) on a swarm: %w", u.Name, u.NetworkOf, errors.ErrUnsupported)
+	}
+	if len(u.Networks) > 1 || (len(u.Networks) == 1 && u.Networks[0] != 0) {
+		return inst, fmt.Errorf("start %s: networks %v: the swarm run has one: %w", u.Name, u.Networks, errors.ErrUnsupported)
+	}
+	labels := runLabels(r.id, r.test)
+	labels[LabelNode] = u.Name
+	labels[LabelRole] = u.Role
+	labels[LabelGroup] = u.Group
+	labels[labelMetricsPort] = strconv.Itoa(u.MetricsPort)
+
+	var configs []*swarm.ConfigReference
+	for path, content := range u.Files {
+		name := fmt.Sprintf("meshtest-%s-%s-%d", r.id, u.Name, len(configs))
+		res, err := r.s.manager.cli.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: swarm.ConfigSpec{
+			Annotations: swarm.Annotations{Name: name, Labels: labels},
+			Data:        []byte(content),
+		}})
+		if err != nil {
+			return inst, fmt.Errorf("start %s: config for %s: %w", u.Name, path, err)
+		}
+		configs = append(configs, &swarm.ConfigReference{ConfigID: res.ID, ConfigName: name,
+			File: &swarm.ConfigReferenceFileTarget{Name: path, UID: "0", GID: "0", Mode: 0o444}})
+	}
+	var mounts []mount.Mount
+	for path, opts := range u.Tmpfs {
+		m := mount.Mount{Type: mount.TypeTmpfs, Target: path}
+		if size, ok := tmpfsSize(opts); ok {
+			m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: size}
+		}
+		mounts = append(mounts, m)
+	}
+	env := make([]string, 0, len(u.Env))
+	for k, v := range u.Env {
+		env = append(env, k+"="+v)
+	}
+	slices.Sort(env)
+	spec := swarm.ServiceSpec{
+		Annotations: swarm.Annotations{Name: r.serviceName(u.Name), Labels: labels},
+		TaskTemplate: swarm.TaskSpec{
+			ContainerSpec: &swarm.ContainerSpec{
+				Image:          u.Image,
+				Labels:         labels,
+				Args:           u.Args,
+				Env:            env,
+				Hostname:       u.Name,
+				ReadOnly:       true, // configs are mounted, not copied: the root can stay read-only
+				Mounts:         mounts,
+				Configs:        configs,
+				CapabilityDrop: []string{"ALL"},
+				CapabilityAdd:  u.CapAdd,
+				StopGracePeriod: func() *time.Duration {
+					d := backend.StopGrace
+					return &d
+				}(),
+			},
+			Resources: &swarm.ResourceRequirements{Limits: &swarm.Limit{
+				MemoryBytes: u.MemoryBytes,
+				NanoCPUs:    int64(u.CPUs * 1e9),
+			}},
+			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone},
+			Networks:      []swarm.NetworkAttachmentConfig{{Target: r.networkID, Aliases: []string{u.Name}}},
+		},
+		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR},
+	}
+	res, err := r.s.manager.cli.ServiceCreate(ctx, client.ServiceCreateOptions{Spec: spec})
+	if err != nil {
+		return inst, fmt.Errorf("start %s (%s): create service: %w", u.Name, u.Image, err)
+	}
+	inst.Handle = res.ID
+	return inst, nil
+}
+
+// tmpfsSize reads size=N from tmpfs options, as the Docker backend passes
+// them ("rw,size=64m").
+func tmpfsSize(opts string) (int64, bool) {
+	for _, o := range strings.Split(opts, ",") {
+		v, ok := strings.CutPrefix(o, "size=")
+		if !ok {
+			continue
+		}
+		mult := int64(1)
+		switch {
+		case strings.HasSuffix(v, "k"):
+			mult, v = 1<<10, strings.TrimSuffix(v, "k")
+		case strings.HasSuffix(v, "m"):
+			mult, v = 1<<20, strings.TrimSuffix(v, "m")
+		case strings.HasSuffix(v, "g"):
+			mult, v = 1<<30, strings.TrimSuffix(v, "g")
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err == nil && n > 0 {
+			return n * mult, true
+		}
+	}
+	return 0, false
+}
+
+// SwarmStatus is a unit's state on the swarm: Status, its engine, and its
+// task's container there.
+type SwarmStatus struct {
+	backend.Status
+	Engine    string // the engine that runs its task ("e2"); "" before one is assigned
+	Container string // the task's container ID on that engine
+	Task      string // the task's state as the swarm words it ("running", "failed", …)
+}
+
+// Status reports every unit of the run by its latest task, with two calls
+// to the manager. MetricsAddr is the task's overlay address, which only
+// what is attached to the overlay reaches.
+func (r *swarmRun) Status(ctx context.Context) (map[string]SwarmStatus, error) {
+	mgr := r.s.manager.cli
+	svcs, err := mgr.ServiceList(ctx, client.ServiceListOptions{Filters: runFilter(r.id)})
+	if err != nil {
+		return nil, fmt.Errorf("status of run %s: list services: %w", r.id, err)
+	}
+	out := map[string]SwarmStatus{}
+	if len(svcs.Items) == 0 {
+		return out, nil
+	}
+	unitOf := map[string]string{} // service ID -> unit
+	port := map[string]string{}   // unit -> metrics port
+	filter := make(client.Filters)
+	for _, svc := range svcs.Items {
+		unit := svc.Spec.Labels[LabelNode]
+		unitOf[svc.ID], port[unit] = unit, svc.Spec.Labels[labelMetricsPort]
+		filter.Add("service", svc.ID)
+		out[unit] = SwarmStatus{Task: "pending"}
+	}
+	tasks, err := mgr.TaskList(ctx, client.TaskListOptions{Filters: filter})
+	if err != nil {
+		return nil, fmt.Errorf("status of run %s: list tasks: %w", r.id, err)
+	}
+	latest := map[string]swarm.Task{}
+	for _, t := range tasks.Items {
+		unit, ok := unitOf[t.ServiceID]
+		if !ok {
+			continue
+		}
+		if cur, seen := latest[unit]; !seen || t.Meta.CreatedAt.After(cur.Meta.CreatedAt) {
+			latest[unit] = t
+		}
+	}
+	for unit, t := range latest {
+		st := SwarmStatus{Task: string(t.Status.State)}
+		st.State = string(t.Status.State)
+		st.Running = t.Status.State == swarm.TaskStateRunning
+		if e := r.s.byNode[t.NodeID]; e != nil {
+			st.Engine = e.Name
+		}
+		if t.Status.ContainerStatus != nil {
+			st.Container = t.Status.ContainerStatus.ContainerID
+		}
+		if st.Running {
+			for _, na := range t.NetworksAttachments {
+				if na.Network.ID == r.networkID && len(na.Addresses) > 0 {
+					st.IP = na.Addresses[0].Addr().String()
+				}
+			}
+			if st.IP != "" {
+				st.MetricsAddr = st.IP + ":" + port[unit]
+			}
+		}
+		out[unit] = st
+	}
+	return out, nil
+}
+
+// Logs returns the unit's output from its task's container on that
+// container's own engine.
+func (r *swarmRun) Logs(ctx context.Context, name string, tail int) (string, error) {
+	sts, err := r.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	st, ok := sts[name]
+	if !ok || st.Container == "" {
+		return "", fmt.Errorf("logs of %s: no task container of run %s", name, r.id)
+	}
+	e := r.s.engine(st.Engine)
+	if e == nil {
+		return "", fmt.Errorf("logs of %s: its engine %q is not one of the swarm's", name, st.Engine)
+	}
+	return containerLogs(ctx, e.cli, st.Container, tail)
+}
+
+func (s *Swarm) engine(name string) *swarmEngine {
+	for _, e := range s.engines {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// RemoveCommand is the shell command that removes the run by hand, on the
+// manager.
+func (r *swarmRun) RemoveCommand() string {
+	return fmt.Sprintf("docker -H %s service ls -q --filter label=%s=%s | xargs -r docker -H %[1]s service rm; "+
+		"docker -H %[1]s config ls -q --filter label=%[2]s=%[3]s | xargs -r docker -H %[1]s config rm; docker -H %[1]s network rm %[4]s",
+		r.s.manager.Socket, LabelRun, r.id, r.network)
+}
+
+// swarmRemovePatience bounds how long RemoveRun waits for the engines to
+// remove a run's task containers after its services are gone: the manager
+// answers a service's removal at once and each engine stops and removes
+// its tasks afterwards (StopGrace at most, then the removal).
+const swarmRemovePatience = time.Minute
+
+// RemoveRun removes the run's services, waits until no engine holds a
+// container of it, then removes its configs and its network. It keeps going
+// past errors and returns them all.
+func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) error {
+	mgr := s.manager.cli
+	var errs []error
+	svcs, err := mgr.ServiceList(ctx, client.ServiceListOptions{Filters: runFilter(id)})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("remove run %s: list services: %w", id, err))
+	}
+	for _, svc := range svcs.Items {
+		if _, err := mgr.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove service %s: %w", svc.Spec.Name, err))
+		}
+	}
+	deadline := time.Now().Add(swarmRemovePatience)
+	for {
+		left, err := s.containers(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			// What the swarm did not remove in time: remove it directly.
+			for _, c := range left {
+				if _, err := c.engine.cli.ContainerRemove(context.WithoutCancel(ctx), c.id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+					errs = append(errs, fmt.Errorf("remove container %s on %s: %w", c.name, c.engine.Name, err))
+				}
+			}
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cfgs, err := mgr.ConfigList(ctx, client.ConfigListOptions{Filters: runFilter(id)})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("remove run %s: list configs: %w", id, err))
+	}
+	for _, c := range cfgs.Items {
+		if _, err := mgr.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove config %s: %w", c.Spec.Name, err))
+		}
+	}
+	nets, err := mgr.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(id)})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("remove run %s: list networks: %w", id, err))
+	}
+	for _, n := range nets.Items {
+		// The manager refuses while an engine still tears down the
+		// network's last endpoints: a few seconds after the tasks are gone.
+		var err error
+		for try := 0; try < 50; try++ {
+			if _, err = mgr.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err == nil || isNotFound(err) {
+				err = nil
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func isNotFound(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "No such"))
+}
+
+// swarmContainer is a container of a run on one engine.
+type swarmContainer struct {
+	engine   *swarmEngine
+	id, name string
+}
+
+// containers lists the run's containers on every engine.
+func (s *Swarm) containers(ctx context.Context, id string) ([]swarmContainer, error) {
+	var out []swarmContainer
+	for _, e := range s.engines {
+		cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(id)})
+		if err != nil {
+			return nil, fmt.Errorf("list containers of run %s on %s: %w", id, e.Name, err)
+		}
+		for _, c := range cs.Items {
+			out = append(out, swarmContainer{engine: e, id: c.ID, name: strings.TrimPrefix(strings.Join(c.Names, ","), "/")})
+		}
+	}
+	return out, nil
+}
+
+// Leftovers lists what of run id the swarm still holds: services, configs
+// and networks on the manager, containers on every engine.
+func (s *Swarm) Leftovers(ctx context.Context, id string) ([]string, error) {
+	mgr := s.manager.cli
+	var out []string
+	svcs, err := mgr.ServiceList(ctx, client.ServiceListOptions{Filters: runFilter(id)})
+	if err != nil {
+		return nil, fmt.Errorf("list services of run %s: %w", id, err)
+	}
+	for _, svc := range svcs.Items {
+		out = append(out, "service "+svc.Spec.Name)
+	}
+	cfgs, err := mgr.ConfigList(ctx, client.ConfigListOptions{Filters: runFilter(id)})
+	if err != nil {
+		return nil, fmt.Errorf("list configs of run %s: %w", id, err)
+	}
+	for _, c := range cfgs.Items {
+		out = append(out, "config "+c.Spec.Name)
+	}
+	cs, err := s.containers(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		out = append(out, "container "+c.name+" on "+c.engine.Name)
+	}
+	for _, e := range s.engines {
+		// An overlay shows on a worker only while it has a task on it; the
+		// manager lists it until it is removed.
+		nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(id)})
+		if err != nil {
+			return nil, fmt.Errorf("list networks of run %s on %s: %w", id, e.Name, err)
+		}
+		for _, n := range nets.Items {
+			out = append(out, "network "+n.Name+" on "+e.Name)
+		}
+	}
+	return out, nil
+}

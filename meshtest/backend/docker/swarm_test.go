@@ -1,0 +1,143 @@
+package docker
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/meshtest/meshtest/meshtest/backend"
+)
+
+// testSwarm connects to the swarm whose engines file MESHTEST_SWARM names
+// (scripts/swarm.sh up writes /run/mtswarm/engines). Without one the test
+// is skipped, unless MESHTEST_REQUIRE_SWARM=1 (CI) makes that a failure.
+func testSwarm(t *testing.T) *Swarm {
+	t.Helper()
+	path := os.Getenv("MESHTEST_SWARM")
+	if path == "" {
+		if os.Getenv("MESHTEST_REQUIRE_SWARM") == "1" {
+			t.Fatal("MESHTEST_REQUIRE_SWARM=1 but MESHTEST_SWARM names no engines file (run scripts/swarm.sh up)")
+		}
+		t.Skip("no swarm: run scripts/swarm.sh up and set MESHTEST_SWARM=/run/mtswarm/engines")
+	}
+	engines, err := ReadSwarmEngines(path)
+	require.NoError(t, err)
+	s, err := NewSwarm(t.Context(), testBackend(t, Options{}), engines)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestSwarmRunsUnitsAcrossEngines: units started as services spread over
+// the swarm's engines, reach each other by name over the overlay from one
+// engine to another, are reported with their engine and overlay address,
+// and RemoveRun leaves nothing on any engine.
+func TestSwarmRunsUnitsAcrossEngines(t *testing.T) {
+	s := testSwarm(t)
+	require.GreaterOrEqual(t, len(s.engines), 2, "a swarm of one engine proves nothing across engines")
+	img := sleeperImage(t, s.local)
+	require.NoError(t, s.Distribute(t.Context(), img, t.Logf))
+	for _, e := range s.engines {
+		_, err := e.cli.ImageInspect(t.Context(), img)
+		assert.NoError(t, err, "the image on engine %s", e.Name)
+	}
+
+	id := "swarm-" + randomHex(t, 4)
+	t.Cleanup(func() {
+		ctx, cancel := teardown()
+		defer cancel()
+		assert.NoError(t, s.RemoveRun(ctx, id, t.Logf))
+		left, err := s.Leftovers(ctx, id)
+		assert.NoError(t, err)
+		assert.Empty(t, left, "nothing of the run on any engine")
+	})
+	r, err := s.NewRun(t.Context(), backend.RunOptions{ID: id, Test: t.Name()})
+	require.NoError(t, err)
+	unit := func(name string, args ...string) backend.Unit {
+		u := backend.Unit{Name: name, Role: "peer", Group: "sleeper", Image: img, MetricsPort: 8080, MemoryBytes: 64 << 20}
+		u.Args = args
+		return u
+	}
+	_, err = r.Start(t.Context(), unit("server", "serve"))
+	require.NoError(t, err)
+	fetchers := []string{"fetch-1", "fetch-2", "fetch-3", "fetch-4", "fetch-5"}
+	for _, f := range fetchers {
+		_, err := r.Start(t.Context(), unit(f, "fetch", "http://server:8080/"))
+		require.NoError(t, err)
+	}
+
+	var sts map[string]SwarmStatus
+	require.Eventually(t, func() bool {
+		sts, err = r.Status(t.Context())
+		require.NoError(t, err)
+		for _, st := range sts {
+			if !st.Running {
+				return false
+			}
+		}
+		return len(sts) == 1+len(fetchers)
+	}, 90*time.Second, 250*time.Millisecond, "every task running: %+v", sts)
+	engines := map[string]bool{}
+	for name, st := range sts {
+		t.Logf("%s: engine %s, %s, metrics %s", name, st.Engine, st.IP, st.MetricsAddr)
+		assert.NotEmpty(t, st.Engine, "%s's engine", name)
+		assert.NotEmpty(t, st.IP, "%s's overlay address", name)
+		assert.Equal(t, st.IP+":8080", st.MetricsAddr)
+		engines[st.Engine] = true
+	}
+	assert.Len(t, engines, min(len(s.engines), 1+len(fetchers)), "the swarm spreads the units over its engines")
+
+	crossed := 0
+	for _, f := range fetchers {
+		var out string
+		require.Eventually(t, func() bool {
+			out, err = r.Logs(t.Context(), f, 0)
+			return err == nil && strings.Contains(out, "fetched: hello from server")
+		}, 30*time.Second, 250*time.Millisecond, "%s reached the server by name: %q, %v", f, out, err)
+		if sts[f].Engine != sts["server"].Engine {
+			crossed++
+		}
+	}
+	assert.Positive(t, crossed, "at least one fetcher reached the server from another engine")
+}
+
+// TestReadSwarmEngines: the engines file as scripts/swarm.sh writes it, and
+// bad ones named with their line.
+func TestReadSwarmEngines(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+		return p
+	}
+	got, err := ReadSwarmEngines(write("good", "e1 /run/mtswarm/e1.sock 192.168.213.11 manager\n\ne2 /run/mtswarm/e2.sock 192.168.213.12 worker\n"))
+	require.NoError(t, err)
+	assert.Equal(t, []SwarmEngine{
+		{Name: "e1", Socket: "/run/mtswarm/e1.sock", Addr: "192.168.213.11", Manager: true},
+		{Name: "e2", Socket: "/run/mtswarm/e2.sock", Addr: "192.168.213.12"},
+	}, got)
+
+	_, err = ReadSwarmEngines(write("short", "e1 /run/mtswarm/e1.sock manager\n"))
+	assert.ErrorContains(t, err, "short:1")
+	_, err = ReadSwarmEngines(write("workers", "e1 /s 1.2.3.4 worker\n"))
+	assert.ErrorContains(t, err, "no manager among 1 engines")
+	_, err = ReadSwarmEngines(filepath.Join(dir, "missing"))
+	assert.ErrorContains(t, err, "scripts/swarm.sh up writes the file")
+}
+
+// Swarm's context use: a cancelled context fails NewSwarm with the engine
+// named, and creates nothing.
+func TestNewSwarmNamesAnEngineThatDoesNotAnswer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, err := NewSwarm(ctx, nil, []SwarmEngine{{Name: "e9", Socket: filepath.Join(t.TempDir(), "none.sock"), Manager: true}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "swarm engine e9")
+	assert.Contains(t, err.Error(), "does not answer")
+}
