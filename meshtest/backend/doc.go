@@ -155,8 +155,13 @@
 // For meshes larger than one host. Built so far, in package docker's Swarm
 // and proven on three engines of one machine (scripts/swarm.sh): Image
 // (save and load into each engine), NewRun (one overlay), Start (services,
-// no sidecars), Status (with each unit's engine), Logs, RemoveRun and
-// Leftovers. The rest is still on paper. How each method maps:
+// no sidecars), Status (with each unit's engine), Logs, Exits (every
+// engine's events, merged), Act's kill, stop, pause and unpause (on the
+// task's engine), RemoveRun, Leftovers and RemoveAbandoned. Services name
+// their image by ID: an engine pulls a service's image by name before each
+// task and uses its own copy only once the pull fails (six tasks took 31.5 s
+// to run with no registry reachable, 1.8 s by ID). The rest is still on
+// paper. How each method maps:
 //
 //   - Image: the image on every engine of the swarm, by docker save | load
 //     into each, or a registry run as a service in the swarm. A local-only

@@ -76,6 +76,13 @@ func TestExits(t *testing.T) {
 	assert.Equal(t, 137, e.Code)
 
 	cancel()
+	requireClosed(t, exits)
+}
+
+// requireClosed fails t unless exits closes, with nothing more on it,
+// within 5 s: what Exits does once its context has ended.
+func requireClosed(t *testing.T, exits <-chan backend.Exit) {
+	t.Helper()
 	select {
 	case e, ok := <-exits:
 		assert.False(t, ok, "nothing more after the context ended: %+v", e)

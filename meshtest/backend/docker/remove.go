@@ -235,23 +235,9 @@ var stuckReported sync.Map
 func (b *Backend) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
 	dead := map[string]bool{}
 	consider := func(labels map[string]string) {
-		run := labels[LabelRun]
-		if run == "" || labels[labelHost] != self.host {
-			return
+		if run, ok := abandonedRun(labels); ok {
+			dead[run] = true
 		}
-		p, ok := parseProcess(labels[labelProcess])
-		if !ok {
-			// A label of an older meshtest: its PID alone.
-			var pid int
-			if _, err := fmt.Sscan(labels[labelPID], &pid); err != nil || pid <= 0 {
-				return
-			}
-			p = process{host: labels[labelHost], pid: pid}
-		}
-		if p == self || p.alive() {
-			return
-		}
-		dead[run] = true
 	}
 	all := make(client.Filters).Add("label", LabelRun)
 	list, err := b.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: all})
@@ -275,6 +261,28 @@ func (b *Backend) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
 			logf("meshtest: sweep of run %s: %v", run, err)
 		}
 	}
+}
+
+// abandonedRun reads a resource's labels: the run it belongs to, and
+// whether that run's process, on this host, no longer exists.
+func abandonedRun(labels map[string]string) (string, bool) {
+	run := labels[LabelRun]
+	if run == "" || labels[labelHost] != self.host {
+		return "", false
+	}
+	p, ok := parseProcess(labels[labelProcess])
+	if !ok {
+		// A label of an older meshtest: its PID alone.
+		var pid int
+		if _, err := fmt.Sscan(labels[labelPID], &pid); err != nil || pid <= 0 {
+			return "", false
+		}
+		p = process{host: labels[labelHost], pid: pid}
+	}
+	if p == self || p.alive() {
+		return "", false
+	}
+	return run, true
 }
 
 // removeDeadRun removes a killed run's containers as RemoveRun does

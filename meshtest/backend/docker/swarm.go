@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -26,8 +28,9 @@ import (
 // Backend) and moved to every engine by save and load, since a swarm's
 // engines share no image store and no registry is assumed. What of
 // backend.Run it gives so far: Start, Status (with each unit's engine),
-// Logs (from the unit's own engine), and removal; doc.go's Swarm section
-// says how the rest maps.
+// Logs (from the unit's own engine), Exits (from every engine), Act's
+// kill, stop, pause and unpause, removal and the sweep; doc.go's Swarm
+// section says how the rest maps.
 //
 // The engines are read from a file of one line per engine, "name socket
 // address role", as scripts/swarm.sh writes it: the harness reaches every
@@ -38,6 +41,9 @@ type Swarm struct {
 	engines []*swarmEngine
 	manager *swarmEngine
 	byNode  map[string]*swarmEngine // swarm node ID -> its engine
+
+	mu  sync.Mutex
+	ids map[string]string // image as named -> its ID, on every engine after Distribute
 }
 
 // SwarmEngine is one engine of a swarm as the engines file names it.
@@ -85,7 +91,7 @@ func ReadSwarmEngines(path string) ([]SwarmEngine, error) {
 // NewSwarm connects to every engine of the swarm and checks that each is
 // in it; local builds the images.
 func NewSwarm(ctx context.Context, local *Backend, engines []SwarmEngine) (*Swarm, error) {
-	s := &Swarm{local: local, byNode: map[string]*swarmEngine{}}
+	s := &Swarm{local: local, byNode: map[string]*swarmEngine{}, ids: map[string]string{}}
 	for _, e := range engines {
 		host := e.Socket
 		if strings.HasPrefix(host, "/") {
@@ -156,6 +162,13 @@ func (s *Swarm) Image(ctx context.Context, sp *spec.Spec, override string, logf 
 // here). An engine that holds an image of that name holds that content:
 // meshtest's tags are content hashes.
 func (s *Swarm) Distribute(ctx context.Context, image string, logf backend.Logf) error {
+	local, err := s.local.cli.ImageInspect(ctx, image)
+	if err != nil {
+		return fmt.Errorf("move image %s to the swarm: the harness's engine does not hold it: %w", image, err)
+	}
+	s.mu.Lock()
+	s.ids[image] = local.ID
+	s.mu.Unlock()
 	for _, e := range s.engines {
 		if _, err := e.cli.ImageInspect(ctx, image); err == nil {
 			continue
@@ -188,6 +201,21 @@ func copyImage(ctx context.Context, from, to *client.Client, image string) error
 		return fmt.Errorf("load: the engine does not hold it after the load: %w", err)
 	}
 	return nil
+}
+
+// taskImage is what a service names as its image: the ID that Distribute
+// found, where it ran. An engine pulls a service's image by name before it
+// starts each task, and falls back to its own copy only once the pull has
+// failed (measured here, with no registry reachable: 31.5 s for six tasks
+// to run); an image named by its ID is never pulled. After save and load the
+// ID is the same on every engine: it is the digest of the image's config.
+func (s *Swarm) taskImage(image string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.ids[image]; ok {
+		return id
+	}
+	return image
 }
 
 // swarmRun is one mesh on the swarm: its overlay network and services.
@@ -278,7 +306,7 @@ func (r *swarmRun) Start(ctx context.Context, u backend.Unit) (backend.Instance,
 		Annotations: swarm.Annotations{Name: r.serviceName(u.Name), Labels: labels},
 		TaskTemplate: swarm.TaskSpec{
 			ContainerSpec: &swarm.ContainerSpec{
-				Image:          u.Image,
+				Image:          r.s.taskImage(u.Image),
 				Labels:         labels,
 				Args:           u.Args,
 				Env:            env,
@@ -576,4 +604,129 @@ func (s *Swarm) Leftovers(ctx context.Context, id string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// RemoveAbandoned removes the runs on the swarm whose meshtest process, on
+// this host, no longer exists, found by the labels of their services,
+// configs and networks on the manager (as the Docker backend's sweep finds
+// them by its containers and networks).
+func (s *Swarm) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
+	mgr := s.manager.cli
+	all := make(client.Filters).Add("label", LabelRun)
+	dead := map[string]bool{}
+	consider := func(labels map[string]string) {
+		if run, ok := abandonedRun(labels); ok {
+			dead[run] = true
+		}
+	}
+	svcs, err := mgr.ServiceList(ctx, client.ServiceListOptions{Filters: all})
+	if err != nil {
+		logf("meshtest: swarm sweep: list services: %v (what killed runs left is not removed this time)", err)
+		return
+	}
+	for _, svc := range svcs.Items {
+		consider(svc.Spec.Labels)
+	}
+	cfgs, err := mgr.ConfigList(ctx, client.ConfigListOptions{Filters: all})
+	if err != nil {
+		logf("meshtest: swarm sweep: list configs: %v (what killed runs left is not removed this time)", err)
+		return
+	}
+	for _, c := range cfgs.Items {
+		consider(c.Spec.Labels)
+	}
+	nets, err := mgr.NetworkList(ctx, client.NetworkListOptions{Filters: all})
+	if err != nil {
+		logf("meshtest: swarm sweep: list networks: %v (what killed runs left is not removed this time)", err)
+		return
+	}
+	for _, n := range nets.Items {
+		consider(n.Labels)
+	}
+	for run := range dead {
+		logf("meshtest: removing swarm run %s left by a process that no longer exists", run)
+		if err := s.RemoveRun(ctx, run, logf); err != nil {
+			logf("meshtest: swarm sweep of run %s: %v", run, err)
+		}
+	}
+}
+
+// Exits follows the die and oom events of the run's task containers on
+// every engine, each stream read as the Docker backend reads its one
+// (replayed from the moment of the call, queued, a late oom awaited), and
+// merged into one channel. A stream that fails ends the channel with an
+// Exit that names its engine; the others are then no longer watched.
+func (r *swarmRun) Exits(ctx context.Context) (<-chan backend.Exit, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("exits of run %s: %w", r.id, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	since := time.Now()
+	filters := runFilter(r.id).Add("type", string(events.ContainerEventType)).
+		Add("event", string(events.ActionDie), string(events.ActionOOM))
+	merged := make(chan backend.Exit)
+	var wg sync.WaitGroup
+	for _, e := range r.s.engines {
+		res := e.cli.Events(ctx, client.EventsListOptions{Since: eventsSince(since), Filters: filters})
+		one := make(chan backend.Exit)
+		go (&run{id: r.id + " on " + e.Name}).followExits(ctx, res, one, oomGrace)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for x := range one {
+				select {
+				case merged <- x:
+				case <-ctx.Done():
+					return
+				}
+				if x.Err != nil {
+					cancel() // the channel ends with this error
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		cancel()
+		close(merged)
+	}()
+	return merged, nil
+}
+
+// Act does a to the unit's task container on its own engine, where the
+// engine owns the verb and swarm does not see it: kill, stop (SIGTERM, then
+// SIGKILL after backend.StopGrace), pause and unpause. With restart
+// condition none, a killed or stopped task stays down. Start, Restart,
+// Remove, Disconnect and Connect need the swarm to schedule or re-attach a
+// task, which is not built yet: errors.ErrUnsupported.
+func (r *swarmRun) Act(ctx context.Context, name string, a backend.Action) error {
+	switch a {
+	case backend.Kill, backend.Stop, backend.Pause, backend.Unpause:
+	default:
+		return fmt.Errorf("%s %s: not yet on the swarm backend: %w", a, name, errors.ErrUnsupported)
+	}
+	sts, err := r.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a, name, err)
+	}
+	st := sts[name]
+	e := r.s.engine(st.Engine)
+	if e == nil || st.Container == "" {
+		return fmt.Errorf("%s %s: no task container of run %s (task %q)", a, name, r.id, st.Task)
+	}
+	switch a {
+	case backend.Kill:
+		_, err = e.cli.ContainerKill(ctx, st.Container, client.ContainerKillOptions{Signal: "KILL"})
+	case backend.Stop:
+		_, err = e.cli.ContainerStop(ctx, st.Container, client.ContainerStopOptions{Timeout: &stopGrace})
+	case backend.Pause:
+		_, err = e.cli.ContainerPause(ctx, st.Container, client.ContainerPauseOptions{})
+	case backend.Unpause:
+		_, err = e.cli.ContainerUnpause(ctx, st.Container, client.ContainerUnpauseOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s on %s: %w", a, name, e.Name, err)
+	}
+	return nil
 }

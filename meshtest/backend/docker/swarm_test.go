@@ -2,12 +2,15 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,6 +34,7 @@ func testSwarm(t *testing.T) *Swarm {
 	s, err := NewSwarm(t.Context(), testBackend(t, Options{}), engines)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
+	s.RemoveAbandoned(t.Context(), t.Logf) // what a killed test left
 	return s
 }
 
@@ -48,23 +52,13 @@ func TestSwarmRunsUnitsAcrossEngines(t *testing.T) {
 		assert.NoError(t, err, "the image on engine %s", e.Name)
 	}
 
-	id := "swarm-" + randomHex(t, 4)
-	t.Cleanup(func() {
-		ctx, cancel := teardown()
-		defer cancel()
-		assert.NoError(t, s.RemoveRun(ctx, id, t.Logf))
-		left, err := s.Leftovers(ctx, id)
-		assert.NoError(t, err)
-		assert.Empty(t, left, "nothing of the run on any engine")
-	})
-	r, err := s.NewRun(t.Context(), backend.RunOptions{ID: id, Test: t.Name()})
-	require.NoError(t, err)
+	r := newSwarmRun(t, s)
 	unit := func(name string, args ...string) backend.Unit {
 		u := backend.Unit{Name: name, Role: "peer", Group: "sleeper", Image: img, MetricsPort: 8080, MemoryBytes: 64 << 20}
 		u.Args = args
 		return u
 	}
-	_, err = r.Start(t.Context(), unit("server", "serve"))
+	_, err := r.Start(t.Context(), unit("server", "serve"))
 	require.NoError(t, err)
 	fetchers := []string{"fetch-1", "fetch-2", "fetch-3", "fetch-4", "fetch-5"}
 	for _, f := range fetchers {
@@ -73,6 +67,7 @@ func TestSwarmRunsUnitsAcrossEngines(t *testing.T) {
 	}
 
 	var sts map[string]SwarmStatus
+	begin := time.Now()
 	require.Eventually(t, func() bool {
 		sts, err = r.Status(t.Context())
 		require.NoError(t, err)
@@ -83,6 +78,7 @@ func TestSwarmRunsUnitsAcrossEngines(t *testing.T) {
 		}
 		return len(sts) == 1+len(fetchers)
 	}, 90*time.Second, 250*time.Millisecond, "every task running: %+v", sts)
+	t.Logf("%d tasks running %.1f s after their services were created", len(sts), time.Since(begin).Seconds())
 	engines := map[string]bool{}
 	for name, st := range sts {
 		t.Logf("%s: engine %s, %s, metrics %s", name, st.Engine, st.IP, st.MetricsAddr)
@@ -140,4 +136,124 @@ func TestNewSwarmNamesAnEngineThatDoesNotAnswer(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "swarm engine e9")
 	assert.Contains(t, err.Error(), "does not answer")
+}
+
+// newSwarmRun is a new run on the swarm, removed when t ends, with nothing
+// left on any engine.
+func newSwarmRun(t *testing.T, s *Swarm) *swarmRun {
+	t.Helper()
+	id := "swarm-" + randomHex(t, 4)
+	t.Cleanup(func() {
+		ctx, cancel := teardown()
+		defer cancel()
+		begin := time.Now()
+		assert.NoError(t, s.RemoveRun(ctx, id, t.Logf))
+		t.Logf("run %s removed in %.1f s", id, time.Since(begin).Seconds())
+		left, err := s.Leftovers(ctx, id)
+		assert.NoError(t, err)
+		assert.Empty(t, left, "nothing of the run on any engine")
+	})
+	r, err := s.NewRun(t.Context(), backend.RunOptions{ID: id, Test: t.Name()})
+	require.NoError(t, err)
+	return r
+}
+
+// startSwarmSleepers starts a run of sleepers on the swarm, removed when t
+// ends with nothing left, and waits until all run.
+func startSwarmSleepers(t *testing.T, s *Swarm, names ...string) (*swarmRun, map[string]SwarmStatus) {
+	t.Helper()
+	img := sleeperImage(t, s.local)
+	require.NoError(t, s.Distribute(t.Context(), img, t.Logf))
+	r := newSwarmRun(t, s)
+	for _, n := range names {
+		_, err := r.Start(t.Context(), backend.Unit{Name: n, Role: "peer", Group: "sleeper", Image: img, MetricsPort: 8080})
+		require.NoError(t, err)
+	}
+	var sts map[string]SwarmStatus
+	require.Eventually(t, func() bool {
+		var err error
+		sts, err = r.Status(t.Context())
+		require.NoError(t, err)
+		running := 0
+		for _, st := range sts {
+			if st.Running {
+				running++
+			}
+		}
+		return running == len(names)
+	}, 90*time.Second, 250*time.Millisecond, "every task running: %+v", sts)
+	return r, sts
+}
+
+// TestSwarmExitsAndActs: a kill on a task's own engine is reported by the
+// merged stream with the unit's name and code, a stop with SIGTERM's exit,
+// and pause and unpause leave the task running; the channel closes when
+// its context ends.
+func TestSwarmExitsAndActs(t *testing.T) {
+	s := testSwarm(t)
+	r, sts := startSwarmSleepers(t, s, "victim", "stopped", "frozen")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	exits, err := r.Exits(ctx)
+	require.NoError(t, err)
+
+	require.NoError(t, r.Act(t.Context(), "victim", backend.Kill))
+	e := nextExit(t, exits, 5*time.Second)
+	assert.Equal(t, "victim", e.Name, "killed on %s", sts["victim"].Engine)
+	assert.Equal(t, 137, e.Code)
+	require.NoError(t, r.Act(t.Context(), "stopped", backend.Stop))
+	e = nextExit(t, exits, 5*time.Second)
+	assert.Equal(t, "stopped", e.Name, "stopped on %s", sts["stopped"].Engine)
+	assert.Equal(t, 0, e.Code, "the sleeper exits 0 on SIGTERM")
+
+	require.NoError(t, r.Act(t.Context(), "frozen", backend.Pause))
+	require.NoError(t, r.Act(t.Context(), "frozen", backend.Unpause))
+	now, err := r.Status(t.Context())
+	require.NoError(t, err)
+	assert.True(t, now["frozen"].Running, "paused and unpaused: %+v", now["frozen"])
+	assert.False(t, now["victim"].Running, "a killed task stays down (restart condition none): %+v", now["victim"])
+	assert.ErrorIs(t, r.Act(t.Context(), "frozen", backend.Restart), errors.ErrUnsupported)
+
+	cancel()
+	requireClosed(t, exits)
+}
+
+// TestSwarmSweepsAbandonedRuns: a service labelled by a meshtest process
+// that no longer exists is removed by the sweep, with its network; a live
+// run's are left alone.
+func TestSwarmSweepsAbandonedRuns(t *testing.T) {
+	s := testSwarm(t)
+	live, _ := startSwarmSleepers(t, s, "alive")
+	img := sleeperImage(t, s.local)
+
+	dead := "swarm-dead-" + randomHex(t, 4)
+	labels := ownerLabels(t, dead, exitedProcess(t), false)
+	mgr := s.manager.cli
+	net, err := mgr.NetworkCreate(t.Context(), networkName(dead), client.NetworkCreateOptions{Driver: "overlay", Scope: "swarm", Internal: true, Attachable: true, Labels: labels})
+	require.NoError(t, err)
+	_, err = mgr.ServiceCreate(t.Context(), client.ServiceCreateOptions{Spec: swarm.ServiceSpec{
+		Annotations: swarm.Annotations{Name: "meshtest-" + dead + "-orphan", Labels: labels},
+		TaskTemplate: swarm.TaskSpec{
+			ContainerSpec: &swarm.ContainerSpec{Image: s.taskImage(img), Labels: labels},
+			Networks:      []swarm.NetworkAttachmentConfig{{Target: net.ID}},
+			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone},
+		},
+		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR},
+	}})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := teardown()
+		defer cancel()
+		assert.NoError(t, s.RemoveRun(ctx, dead, t.Logf))
+	})
+
+	rec := &logRecorder{t: t}
+	s.RemoveAbandoned(t.Context(), rec.logf)
+	assert.NotEmpty(t, mentioning(rec.take(), dead), "the sweep says what it removes")
+	left, err := s.Leftovers(t.Context(), dead)
+	require.NoError(t, err)
+	assert.Empty(t, left, "the dead run is gone from every engine")
+	sts, err := live.Status(t.Context())
+	require.NoError(t, err)
+	assert.True(t, sts["alive"].Running, "the live run is left alone: %+v", sts)
 }
