@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"time"
 
 	"github.com/meshtest/meshtest/meshtest/cgroup"
@@ -239,6 +240,18 @@ type Status struct {
 	// port: its IP on the run's network, or a port on 127.0.0.1 where the
 	// host cannot route to unit addresses.
 	MetricsAddr string
+	// Engine names the engine that runs the unit, on a backend of several
+	// (a swarm's "e2"); "" on a backend of one engine.
+	Engine string
+}
+
+// Dialer is a Run whose units' addresses the harness's host cannot route
+// to (a swarm's overlay spans engines and exists only inside them): the
+// harness opens every connection to a unit's MetricsAddr, or to any port
+// at its IP, with DialContext, which has net.Dialer's shape. A Run that is
+// no Dialer is reached directly.
+type Dialer interface {
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // CostReader reads units' cgroup figures during a sampling window. A figure
@@ -259,6 +272,10 @@ type Info struct {
 	StorageDriver string `json:"storage_driver,omitempty"`
 	CgroupVersion string `json:"cgroup_version,omitempty"`
 	CgroupDriver  string `json:"cgroup_driver,omitempty"`
+	// Engines names the engines of a backend of several (a swarm's), the
+	// names Status.Engine gives; the other fields describe the first
+	// (the swarm's manager).
+	Engines []string `json:"engines,omitempty"`
 }
 
 // FloorMeasurer is a backend that can measure its own raw speed: n plain

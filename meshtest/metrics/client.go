@@ -32,14 +32,22 @@ const clientTimeout = 10 * time.Second
 // hangs forever, whatever its context. Contexts and Scraper.Timeout bound
 // scrapes far tighter; a caller that needs longer sets Timeout on the
 // returned client.
-func NewClient() *http.Client {
+func NewClient() *http.Client { return NewClientVia(nil) }
+
+// DialFunc opens a connection as net.Dialer.DialContext does: the way in
+// to nodes the host cannot route to (a gateway.Dialer's tunnels).
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// NewClientVia is NewClient opening its connections with dial; nil dials
+// directly.
+func NewClientVia(dial DialFunc) *http.Client {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
 	return &http.Client{
 		Transport: &http.Transport{
-			Proxy: nil,
-			DialContext: (&net.Dialer{
-				Timeout:   5 * time.Second,
-				KeepAlive: 30 * time.Second,
-			}).DialContext,
+			Proxy:               nil,
+			DialContext:         dial,
 			MaxIdleConns:        0, // no overall cap; see above
 			MaxIdleConnsPerHost: 2, // one per node, plus one for an overlapping late scrape
 			// Longer than any sensible sampling interval, so a connection

@@ -25,7 +25,10 @@ import (
 // figures include the server's share, which is the same for both. A Target
 // is not safe for concurrent use.
 type Target struct {
-	URL  string
+	URL string
+	// Dial, if set, opens the connection (a gateway's tunnel, for nodes
+	// the host cannot route to); nil dials directly.
+	Dial DialFunc
 	keep map[string]bool // the families decoded; nil: all
 	addr string
 	req  []byte
@@ -93,8 +96,13 @@ func isStale(err error) bool {
 
 func (t *Target) scrape(ctx context.Context, deadline time.Time) (Families, error) {
 	if t.conn == nil {
-		d := net.Dialer{Deadline: deadline}
-		c, err := d.DialContext(ctx, "tcp", t.addr)
+		dial := t.Dial
+		if dial == nil {
+			dial = (&net.Dialer{Deadline: deadline}).DialContext
+		}
+		dctx, cancel := context.WithDeadline(ctx, deadline)
+		c, err := dial(dctx, "tcp", t.addr)
+		cancel()
 		if err != nil {
 			return nil, err
 		}

@@ -40,7 +40,11 @@ func (r *run) Cost(ctx context.Context, names []string) (backend.CostReader, err
 		}
 		why = err.Error()
 	}
-	return &apiCost{b: r.b, ids: ids, source: "docker-stats-api (cgroupfs: " + why + ")"}, nil
+	units := map[string]statsUnit{}
+	for name, id := range ids {
+		units[name] = statsUnit{cli: r.b.cli.Client, id: id}
+	}
+	return &apiCost{units: units, source: "docker-stats-api (cgroupfs: " + why + ")"}, nil
 }
 
 // cgroupCost keeps each container's cgroup files open for the window: on
@@ -113,12 +117,17 @@ func (c *cgroupCost) Read(_ context.Context, name string) (cgroup.Stats, error) 
 	return h.Read()
 }
 
-// apiCost asks the Docker daemon for one-shot stats: no second sample, so a
-// call returns at once; CPU rates come from consecutive rounds as above.
+// apiCost asks each unit's engine for one-shot stats: no second sample, so
+// a call returns at once; CPU rates come from consecutive rounds as above.
 type apiCost struct {
-	b      *Backend
-	ids    map[string]string
+	units  map[string]statsUnit
 	source string
+}
+
+// statsUnit is a unit's container and the engine that runs it.
+type statsUnit struct {
+	cli *client.Client
+	id  string
 }
 
 func (a *apiCost) Source() string { return a.source }
@@ -126,7 +135,11 @@ func (a *apiCost) Source() string { return a.source }
 func (a *apiCost) Close() error { return nil }
 
 func (a *apiCost) Read(ctx context.Context, name string) (cgroup.Stats, error) {
-	res, err := a.b.cli.ContainerStats(ctx, a.ids[name], client.ContainerStatsOptions{})
+	u, ok := a.units[name]
+	if !ok {
+		return cgroup.Stats{}, fmt.Errorf("stats of %s: not a unit of this window", name)
+	}
+	res, err := u.cli.ContainerStats(ctx, u.id, client.ContainerStatsOptions{})
 	if err != nil {
 		return cgroup.Stats{}, fmt.Errorf("stats of %s: %w", name, err)
 	}

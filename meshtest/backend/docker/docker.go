@@ -124,15 +124,23 @@ func (b *Backend) Info(ctx context.Context) backend.Info {
 	b.infoOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
+		b.info = engineInfo(ctx, b.cli.Client)
 		b.info.Backend = "docker"
-		if v, err := b.cli.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
-			b.info.ServerVersion, b.info.APIVersion = v.Version, v.APIVersion
-		}
-		if info, err := b.cli.Info(ctx, client.InfoOptions{}); err == nil {
-			b.info.StorageDriver, b.info.CgroupVersion, b.info.CgroupDriver = info.Info.Driver, info.Info.CgroupVersion, info.Info.CgroupDriver
-		}
 	})
 	return b.info
+}
+
+// engineInfo is what an engine says of itself; a figure it does not give
+// stays empty.
+func engineInfo(ctx context.Context, cli *client.Client) backend.Info {
+	var out backend.Info
+	if v, err := cli.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+		out.ServerVersion, out.APIVersion = v.Version, v.APIVersion
+	}
+	if info, err := cli.Info(ctx, client.InfoOptions{}); err == nil {
+		out.StorageDriver, out.CgroupVersion, out.CgroupDriver = info.Info.Driver, info.Info.CgroupVersion, info.Info.CgroupDriver
+	}
+	return out
 }
 
 // runLabels are the labels that mark a resource as this run's, and this

@@ -31,6 +31,10 @@ const BundledImageRepo = "meshtest-node"
 // (meshshaper), tagged by content like the bundled node's.
 const HelperImageRepo = "meshtest-shaper"
 
+// GatewayImageRepo is the repository of the gateway's image (meshgate, of
+// meshtest/gateway), which carries the harness into a swarm's overlay.
+const GatewayImageRepo = "meshtest-gateway"
+
 // command is a command of this module that meshtest runs in a container,
 // with its image once built.
 type command struct {
@@ -49,11 +53,17 @@ type command struct {
 var (
 	bundledNode = &command{repo: BundledImageRepo, pkg: "./node/cmd/meshnode", dest: "/meshnode"}
 	shaper      = &command{repo: HelperImageRepo, pkg: "./meshtest/shape/cmd/meshshaper", dest: "/meshshaper"}
+	gatewayCmd  = &command{repo: GatewayImageRepo, pkg: "./meshtest/gateway/cmd/meshgate", dest: "/meshgate"}
 )
 
 // HelperImage is the image of meshshaper, built like the bundled node.
 func (b *Backend) HelperImage(ctx context.Context, logf backend.Logf) (string, error) {
 	return b.commandImage(ctx, shaper, logf)
+}
+
+// GatewayImage is the image of meshgate, built like the bundled node.
+func (b *Backend) GatewayImage(ctx context.Context, logf backend.Logf) (string, error) {
+	return b.commandImage(ctx, gatewayCmd, logf)
 }
 
 // commandImage builds c from the module's source with CGO disabled and wraps

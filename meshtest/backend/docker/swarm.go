@@ -13,12 +13,14 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
 	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/gateway"
 	"github.com/meshtest/meshtest/meshtest/spec"
 )
 
@@ -26,11 +28,12 @@ import (
 // replicas 1, on an attachable overlay network, placed by the swarm across
 // its engines. Images are built on the harness's own engine (the local
 // Backend) and moved to every engine by save and load, since a swarm's
-// engines share no image store and no registry is assumed. What of
-// backend.Run it gives so far: Start, Status (with each unit's engine),
-// Logs (from the unit's own engine), Exits (from every engine), Act's
-// kill, stop, pause and unpause, removal and the sweep; doc.go's Swarm
-// section says how the rest maps.
+// engines share no image store and no registry is assumed. The harness
+// reaches the units through a gateway on the overlay (swarm_reach.go) and
+// reads their cost from their own engines. Sidecars (the shaper), several
+// networks per run, HostAddr, and Act's actions that need the swarm to
+// place a task again (start, restart, remove, disconnect, connect) are not
+// built: errors.ErrUnsupported; doc.go's Swarm section says how they map.
 //
 // The engines are read from a file of one line per engine, "name socket
 // address role", as scripts/swarm.sh writes it: the harness reaches every
@@ -44,6 +47,9 @@ type Swarm struct {
 
 	mu  sync.Mutex
 	ids map[string]string // image as named -> its ID, on every engine after Distribute
+
+	infoOnce sync.Once
+	info     backend.Info
 }
 
 // SwarmEngine is one engine of a swarm as the engines file names it.
@@ -93,10 +99,7 @@ func ReadSwarmEngines(path string) ([]SwarmEngine, error) {
 func NewSwarm(ctx context.Context, local *Backend, engines []SwarmEngine) (*Swarm, error) {
 	s := &Swarm{local: local, byNode: map[string]*swarmEngine{}, ids: map[string]string{}}
 	for _, e := range engines {
-		host := e.Socket
-		if strings.HasPrefix(host, "/") {
-			host = "unix://" + host
-		}
+		host := dockerHost(e.Socket)
 		cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
 		if err != nil {
 			s.Close()
@@ -126,6 +129,14 @@ func NewSwarm(ctx context.Context, local *Backend, engines []SwarmEngine) (*Swar
 	return s, nil
 }
 
+// dockerHost is an engines file's socket as DOCKER_HOST words it.
+func dockerHost(socket string) string {
+	if strings.HasPrefix(socket, "/") {
+		return "unix://" + socket
+	}
+	return socket
+}
+
 // Close closes the engines' clients; the local Backend is the caller's.
 func (s *Swarm) Close() error {
 	var errs []error
@@ -137,6 +148,26 @@ func (s *Swarm) Close() error {
 
 // Name names the backend in logs and summaries.
 func (s *Swarm) Name() string { return "swarm" }
+
+var _ backend.Backend = (*Swarm)(nil)
+var _ backend.Dialer = (*swarmRun)(nil)
+
+// Info describes the manager's engine and names every engine.
+func (s *Swarm) Info(ctx context.Context) backend.Info {
+	s.infoOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		s.info = engineInfo(ctx, s.manager.cli)
+		s.info.Backend, s.info.Engines = "swarm", s.Engines()
+	})
+	return s.info
+}
+
+// HelperImage is unsupported: the helper runs as a sidecar in its node's
+// network namespace, and a swarm service cannot join another's.
+func (s *Swarm) HelperImage(context.Context, backend.Logf) (string, error) {
+	return "", fmt.Errorf("the network helper (link conditions) on a swarm: a service cannot join another's network namespace: %w", errors.ErrUnsupported)
+}
 
 // Engines names the swarm's engines.
 func (s *Swarm) Engines() []string {
@@ -224,14 +255,14 @@ type swarmRun struct {
 	id, test  string
 	network   string // its name
 	networkID string
+	gateway   *gateway.Dialer
 }
 
-// NewRun creates the run's overlay network: internal (no route out), and
-// attachable, so that plain containers of meshtest (a sampler, Prometheus)
-// can join it later. One network only: an overlay's subnet is a /24 by
-// default, so more than ~250 units would need a larger subnet asked for
-// here, which is not done yet.
-func (s *Swarm) NewRun(ctx context.Context, opts backend.RunOptions) (*swarmRun, error) {
+// NewRun creates the run's overlay network, internal (no route out) and
+// attachable, and the run's gateway on it (swarm_reach.go). One network
+// only: an overlay's subnet is a /24 by default, so more than ~250 units
+// would need a larger subnet asked for here, which is not done yet.
+func (s *Swarm) NewRun(ctx context.Context, opts backend.RunOptions) (backend.Run, error) {
 	if opts.Networks > 1 {
 		return nil, fmt.Errorf("swarm run %s: %d networks asked for: the swarm backend runs a mesh on one overlay network: %w", opts.ID, opts.Networks, errors.ErrUnsupported)
 	}
@@ -247,6 +278,9 @@ func (s *Swarm) NewRun(ctx context.Context, opts backend.RunOptions) (*swarmRun,
 		return nil, fmt.Errorf("create overlay network %s: %w", r.network, err)
 	}
 	r.networkID = res.ID
+	if err := r.startGateway(ctx, func(string, ...any) {}); err != nil {
+		return nil, err // RemoveRun removes the network and what of the gateway exists
+	}
 	return r, nil
 }
 
@@ -373,9 +407,25 @@ type SwarmStatus struct {
 }
 
 // Status reports every unit of the run by its latest task, with two calls
-// to the manager. MetricsAddr is the task's overlay address, which only
-// what is attached to the overlay reaches.
-func (r *swarmRun) Status(ctx context.Context) (map[string]SwarmStatus, error) {
+// to the manager, and names its engine. MetricsAddr is the task's overlay
+// address, which the harness reaches through DialContext.
+func (r *swarmRun) Status(ctx context.Context) (map[string]backend.Status, error) {
+	tasks, err := r.Tasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]backend.Status, len(tasks))
+	for unit, t := range tasks {
+		st := t.Status
+		st.Engine = t.Engine
+		out[unit] = st
+	}
+	return out, nil
+}
+
+// Tasks is Status with each unit's task: its container there, and the
+// task's state in the swarm's words.
+func (r *swarmRun) Tasks(ctx context.Context) (map[string]SwarmStatus, error) {
 	mgr := r.s.manager.cli
 	svcs, err := mgr.ServiceList(ctx, client.ServiceListOptions{Filters: runFilter(r.id)})
 	if err != nil {
@@ -436,19 +486,11 @@ func (r *swarmRun) Status(ctx context.Context) (map[string]SwarmStatus, error) {
 // Logs returns the unit's output from its task's container on that
 // container's own engine.
 func (r *swarmRun) Logs(ctx context.Context, name string, tail int) (string, error) {
-	sts, err := r.Status(ctx)
+	t, e, err := r.task(ctx, name)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("logs of %s: %w", name, err)
 	}
-	st, ok := sts[name]
-	if !ok || st.Container == "" {
-		return "", fmt.Errorf("logs of %s: no task container of run %s", name, r.id)
-	}
-	e := r.s.engine(st.Engine)
-	if e == nil {
-		return "", fmt.Errorf("logs of %s: its engine %q is not one of the swarm's", name, st.Engine)
-	}
-	return containerLogs(ctx, e.cli, st.Container, tail)
+	return containerLogs(ctx, e.cli, t.Container, tail)
 }
 
 func (s *Swarm) engine(name string) *swarmEngine {
@@ -463,9 +505,9 @@ func (s *Swarm) engine(name string) *swarmEngine {
 // RemoveCommand is the shell command that removes the run by hand, on the
 // manager.
 func (r *swarmRun) RemoveCommand() string {
-	return fmt.Sprintf("docker -H %s service ls -q --filter label=%s=%s | xargs -r docker -H %[1]s service rm; "+
-		"docker -H %[1]s config ls -q --filter label=%[2]s=%[3]s | xargs -r docker -H %[1]s config rm; docker -H %[1]s network rm %[4]s",
-		r.s.manager.Socket, LabelRun, r.id, r.network)
+	return fmt.Sprintf("docker -H %s rm -f %s; docker -H %[1]s service ls -q --filter label=%s=%s | xargs -r docker -H %[1]s service rm; "+
+		"docker -H %[1]s config ls -q --filter label=%[3]s=%[4]s | xargs -r docker -H %[1]s config rm; docker -H %[1]s network rm %[5]s",
+		dockerHost(r.s.manager.Socket), r.serviceName("gateway"), LabelRun, r.id, r.network)
 }
 
 // swarmRemovePatience bounds how long RemoveRun waits for the engines to
@@ -485,8 +527,18 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 		errs = append(errs, fmt.Errorf("remove run %s: list services: %w", id, err))
 	}
 	for _, svc := range svcs.Items {
-		if _, err := mgr.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{}); err != nil && !isNotFound(err) {
+		if _, err := mgr.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove service %s: %w", svc.Spec.Name, err))
+		}
+	}
+	// The gateway is no task: nothing but this removes it.
+	if left, err := s.containers(ctx, id); err == nil {
+		for _, c := range left {
+			if c.labels[LabelNode] == gatewayNode {
+				if _, err := c.engine.cli.ContainerRemove(context.WithoutCancel(ctx), c.id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+					errs = append(errs, fmt.Errorf("remove gateway %s on %s: %w", c.name, c.engine.Name, err))
+				}
+			}
 		}
 	}
 	deadline := time.Now().Add(swarmRemovePatience)
@@ -502,7 +554,7 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			// What the swarm did not remove in time: remove it directly.
 			for _, c := range left {
-				if _, err := c.engine.cli.ContainerRemove(context.WithoutCancel(ctx), c.id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				if _, err := c.engine.cli.ContainerRemove(context.WithoutCancel(ctx), c.id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 					errs = append(errs, fmt.Errorf("remove container %s on %s: %w", c.name, c.engine.Name, err))
 				}
 			}
@@ -515,7 +567,7 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 		errs = append(errs, fmt.Errorf("remove run %s: list configs: %w", id, err))
 	}
 	for _, c := range cfgs.Items {
-		if _, err := mgr.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !isNotFound(err) {
+		if _, err := mgr.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove config %s: %w", c.Spec.Name, err))
 		}
 	}
@@ -528,7 +580,7 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 		// network's last endpoints: a few seconds after the tasks are gone.
 		var err error
 		for try := 0; try < 50; try++ {
-			if _, err = mgr.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err == nil || isNotFound(err) {
+			if _, err = mgr.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err == nil || cerrdefs.IsNotFound(err) {
 				err = nil
 				break
 			}
@@ -541,14 +593,11 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 	return errors.Join(errs...)
 }
 
-func isNotFound(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "No such"))
-}
-
 // swarmContainer is a container of a run on one engine.
 type swarmContainer struct {
 	engine   *swarmEngine
 	id, name string
+	labels   map[string]string
 }
 
 // containers lists the run's containers on every engine.
@@ -560,7 +609,7 @@ func (s *Swarm) containers(ctx context.Context, id string) ([]swarmContainer, er
 			return nil, fmt.Errorf("list containers of run %s on %s: %w", id, e.Name, err)
 		}
 		for _, c := range cs.Items {
-			out = append(out, swarmContainer{engine: e, id: c.ID, name: strings.TrimPrefix(strings.Join(c.Names, ","), "/")})
+			out = append(out, swarmContainer{engine: e, id: c.ID, name: strings.TrimPrefix(strings.Join(c.Names, ","), "/"), labels: c.Labels})
 		}
 	}
 	return out, nil
@@ -706,14 +755,9 @@ func (r *swarmRun) Act(ctx context.Context, name string, a backend.Action) error
 	default:
 		return fmt.Errorf("%s %s: not yet on the swarm backend: %w", a, name, errors.ErrUnsupported)
 	}
-	sts, err := r.Status(ctx)
+	st, e, err := r.task(ctx, name)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", a, name, err)
-	}
-	st := sts[name]
-	e := r.s.engine(st.Engine)
-	if e == nil || st.Container == "" {
-		return fmt.Errorf("%s %s: no task container of run %s (task %q)", a, name, r.id, st.Task)
 	}
 	switch a {
 	case backend.Kill:

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest/backend"
+	"github.com/meshtest/meshtest/meshtest/metrics"
 )
 
 // testSwarm connects to the swarm whose engines file MESHTEST_SWARM names
@@ -69,7 +70,7 @@ func TestSwarmRunsUnitsAcrossEngines(t *testing.T) {
 	var sts map[string]SwarmStatus
 	begin := time.Now()
 	require.Eventually(t, func() bool {
-		sts, err = r.Status(t.Context())
+		sts, err = r.Tasks(t.Context())
 		require.NoError(t, err)
 		for _, st := range sts {
 			if !st.Running {
@@ -101,6 +102,36 @@ func TestSwarmRunsUnitsAcrossEngines(t *testing.T) {
 		}
 	}
 	assert.Positive(t, crossed, "at least one fetcher reached the server from another engine")
+
+	// The harness reaches every unit through the run's gateway, by the
+	// address Status gives, and reads its cost from the unit's own engine.
+	hc := metrics.NewClientVia(r.DialContext)
+	status, err := r.Status(t.Context())
+	require.NoError(t, err)
+	for name, st := range status {
+		assert.Equal(t, sts[name].Engine, st.Engine, "Status names %s's engine", name)
+		code, body, err := metrics.Get(t.Context(), hc, "http://"+st.MetricsAddr+"/")
+		if name != "server" { // reached, and refused: a fetcher serves nothing
+			assert.ErrorContains(t, err, "refused", "GET %s's %s through the gateway", name, st.MetricsAddr)
+			continue
+		}
+		require.NoError(t, err, "GET %s's %s through the gateway", name, st.MetricsAddr)
+		assert.Equal(t, 200, code)
+		assert.Equal(t, "hello from server", body, "the harness reached the server on %s", st.Engine)
+	}
+	_, err = r.DialContext(t.Context(), "tcp", "127.0.0.1:8080")
+	assert.ErrorContains(t, err, "403", "the gateway goes nowhere but the overlay")
+	names := append([]string{"server"}, fetchers...)
+	cost, err := r.Cost(t.Context(), names)
+	require.NoError(t, err)
+	defer cost.Close()
+	assert.Contains(t, cost.Source(), "each unit's engine")
+	for _, name := range names {
+		st, err := cost.Read(t.Context(), name)
+		require.NoError(t, err, "cost of %s from %s", name, sts[name].Engine)
+		assert.Positive(t, st.MemoryBytes, "%s's memory", name)
+		assert.Positive(t, st.CPUSeconds, "%s's CPU time", name)
+	}
 }
 
 // TestReadSwarmEngines: the engines file as scripts/swarm.sh writes it, and
@@ -155,7 +186,7 @@ func newSwarmRun(t *testing.T, s *Swarm) *swarmRun {
 	})
 	r, err := s.NewRun(t.Context(), backend.RunOptions{ID: id, Test: t.Name()})
 	require.NoError(t, err)
-	return r
+	return r.(*swarmRun)
 }
 
 // startSwarmSleepers starts a run of sleepers on the swarm, removed when t
@@ -172,7 +203,7 @@ func startSwarmSleepers(t *testing.T, s *Swarm, names ...string) (*swarmRun, map
 	var sts map[string]SwarmStatus
 	require.Eventually(t, func() bool {
 		var err error
-		sts, err = r.Status(t.Context())
+		sts, err = r.Tasks(t.Context())
 		require.NoError(t, err)
 		running := 0
 		for _, st := range sts {
