@@ -160,8 +160,15 @@ type Config struct {
 	MeasureFloor bool `json:"measure_floor,omitempty"`
 
 	// Backend runs the nodes. Nil means Docker (meshtest/backend/docker),
-	// found as testcontainers-go finds it.
+	// found as testcontainers-go finds it, or the swarm Swarm names.
 	Backend backend.Backend `json:"-"`
+	// Swarm runs the mesh on a Docker Swarm instead (docker.Swarm): the
+	// engines file that names each engine's API, address and role, as
+	// scripts/swarm.sh writes /run/mtswarm/engines. Images are built on
+	// the local engine and moved to every engine. Link conditions, Monitor
+	// and more than one network are not available there. Empty: the local
+	// engine alone.
+	Swarm string `json:"swarm,omitempty"`
 }
 
 // Workloads are the workloads a mesh's nodes are ready for.
@@ -323,6 +330,9 @@ func (c Config) validate() error {
 	if err := c.Conditions.Validate(); err != nil {
 		return fmt.Errorf("Config.Conditions: %w", err)
 	}
+	if err := c.checkSwarm(bad); err != nil {
+		return err
+	}
 	if !c.Conditions.IsZero() && c.networks() > 1 {
 		// The helpers' rules name each node by its one address.
 		return bad("Conditions", "set", fmt.Sprintf("%d peers span %d bridge networks of %d, and link conditions are shaped on one network only", c.Peers, c.networks(), c.networkSize()),
@@ -422,4 +432,28 @@ func serviceSpec(s *spec.Spec) *spec.Spec {
 	c := *s
 	c.Identity.From = cmp.Or(c.Identity.From, "assigned")
 	return &c
+}
+
+// swarmMaxUnits is what a swarm run's one overlay network holds: a /24,
+// less the network's own addresses, the gateway and the engines' endpoints
+// on it (one per engine with a task).
+const swarmMaxUnits = 240
+
+// checkSwarm refuses, before anything is made, what the swarm backend
+// does not run.
+func (c Config) checkSwarm(bad func(field string, value any, why, fix string) error) error {
+	if c.Swarm == "" {
+		return nil
+	}
+	switch {
+	case c.Backend != nil:
+		return bad("Swarm", c.Swarm, "Backend is set too, and it is the one that would run", "set one of Backend and %s")
+	case !c.Conditions.IsZero():
+		return bad("Swarm", c.Swarm, "link conditions need the network helper beside each node, in its network namespace, and a swarm service cannot join another's", "leave Conditions empty (no -latency, -loss, -rate, -conditions), or %s empty")
+	case c.Monitor:
+		return bad("Monitor", c.Monitor, "Prometheus scrapes the harness's exporter on the harness's host, which the overlay has no route to", "run %s on the Docker backend")
+	case c.Peers+len(c.Services) >= swarmMaxUnits:
+		return bad("Peers", c.Peers, fmt.Sprintf("a swarm run has one overlay network, a /24 that holds about %d units", swarmMaxUnits), fmt.Sprintf("set %%s below %d on a swarm", swarmMaxUnits-len(c.Services)))
+	}
+	return nil
 }

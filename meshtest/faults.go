@@ -733,7 +733,14 @@ func (m *Mesh) awaitUp(ctx context.Context, nodes []*Node) error {
 func (m *Mesh) setAddr(n *Node, st backend.Status) {
 	m.addrMu.Lock()
 	defer m.addrMu.Unlock()
-	n.IP, n.MetricsURL = st.IP, "http://"+st.MetricsAddr
+	n.IP, n.MetricsURL, n.Engine = st.IP, "http://"+st.MetricsAddr, st.Engine
+}
+
+// engineOf is node n's Engine, read under addrMu.
+func (m *Mesh) engineOf(n *Node) string {
+	m.addrMu.RLock()
+	defer m.addrMu.RUnlock()
+	return n.Engine
 }
 
 // metricsURL is node n's MetricsURL, read under addrMu: a fault in a

@@ -1,6 +1,7 @@
 package meshtest
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,6 +55,8 @@ type Flags struct {
 	Topology      string
 	Seed          uint64
 	Monitor       bool
+	// Backend is "docker" or "swarm"; Swarm the swarm's engines file.
+	Backend, Swarm string
 	// RaiseHostLimits is Config.RaiseHostLimits, WarmUp Config.WarmUp.
 	RaiseHostLimits bool
 	WarmUp          time.Duration
@@ -93,6 +96,8 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	fs.Uint64Var(&f.Seed, "seed", 1, "seed of the random topologies")
 	fs.DurationVar(&f.WarmUp, "warm-up", 0, "wait before the first sampling window: 0 until every role's container memory settles (at most 30s), a duration to wait exactly that, negative for none")
 	fs.BoolVar(&f.RaiseHostLimits, "raise-host-limits", false, "as root, raise the kernel settings the host preflight finds too low for the mesh (neighbour table, inotify, threads) for the run, and put them back afterwards")
+	fs.StringVar(&f.Backend, "backend", "docker", "what runs the nodes: docker (the local engine) or swarm (the Docker Swarm -swarm names)")
+	fs.StringVar(&f.Swarm, "swarm", cmp.Or(os.Getenv("MESHTEST_SWARM"), "/run/mtswarm/engines"), "with -backend=swarm: the swarm's engines file, one \"name socket address manager|worker\" line per engine (scripts/swarm.sh up writes it; default $MESHTEST_SWARM)")
 	fs.BoolVar(&f.Monitor, "monitor", false, "deploy a Prometheus server (built from source) into the mesh; its snapshot goes into the artifacts")
 	fs.Func("latency", "one-way delay added to every link between two nodes, e.g. 50ms (so a round trip gains 100ms)", func(v string) (err error) {
 		f.Link.Latency, err = shape.ParseDuration(v)
@@ -124,7 +129,7 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 }
 
 // flagOf names the flag of each Config field a flag sets.
-var flagOf = map[string]string{"Peers": "-peers", "NetworkSize": "-network-size", "Interval": "-interval", "SampleStride": "-sample-stride", "MetricsEvery": "-metrics-every", "Name": "the experiment's name"}
+var flagOf = map[string]string{"Swarm": "-backend=swarm", "Monitor": "-monitor", "Peers": "-peers", "NetworkSize": "-network-size", "Interval": "-interval", "SampleStride": "-sample-stride", "MetricsEvery": "-metrics-every", "Name": "the experiment's name"}
 
 // Config is the mesh the flags describe, for the experiment called name.
 // Relative spec paths are found in the test's package directory or else in
@@ -143,6 +148,16 @@ func (f *Flags) Config(name string) (Config, error) {
 		Monitor:         f.Monitor,
 		RaiseHostLimits: f.RaiseHostLimits,
 		WarmUp:          f.WarmUp,
+	}
+	switch f.Backend {
+	case "docker", "":
+	case "swarm":
+		if f.Swarm == "" {
+			return cfg, errors.New("-backend=swarm: -swarm names no engines file; run scripts/swarm.sh up (it writes /run/mtswarm/engines) or name a swarm's")
+		}
+		cfg.Swarm = f.Swarm
+	default:
+		return cfg, fmt.Errorf("-backend=%s: no such backend; use docker or swarm", f.Backend)
 	}
 	if f.Conditions != "" {
 		path, err := FindFile(f.Conditions)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/meshtest/meshtest/meshtest/shape"
+	"github.com/meshtest/meshtest/meshtest/topology"
 )
 
 // TestFlagsNameTheFlag: a bad value from the command line is reported by
@@ -130,4 +131,43 @@ func TestTransportFlags(t *testing.T) {
 	require.NoError(t, fs.Parse([]string{"-transport=quic-v1", "-security=tls"}))
 	_, err = f.Config("star")
 	assert.ErrorContains(t, err, "QUIC brings its own TLS 1.3 handshake")
+}
+
+// TestBackendFlags: -backend picks the swarm and its engines file; what
+// the swarm cannot run is refused by its flag before anything starts.
+func TestBackendFlags(t *testing.T) {
+	parse := func(args ...string) (Config, error) {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		f := RegisterFlags(fs)
+		require.NoError(t, fs.Parse(args))
+		return f.Config("star")
+	}
+	cfg, err := parse()
+	require.NoError(t, err)
+	assert.Empty(t, cfg.Swarm, "the local engine by default")
+
+	cfg, err = parse("-backend=swarm", "-swarm=/run/elsewhere/engines")
+	require.NoError(t, err)
+	assert.Equal(t, "/run/elsewhere/engines", cfg.Swarm)
+
+	_, err = parse("-backend=k8s")
+	assert.EqualError(t, err, "-backend=k8s: no such backend; use docker or swarm")
+	_, err = parse("-backend=swarm", "-swarm=")
+	assert.ErrorContains(t, err, "-swarm names no engines file; run scripts/swarm.sh up")
+	_, err = parse("-backend=swarm", "-monitor")
+	assert.ErrorContains(t, err, "-monitor=true: Prometheus scrapes the harness's exporter")
+	_, err = parse("-backend=swarm", "-latency=10ms")
+	assert.ErrorContains(t, err, "link conditions need the network helper")
+	_, err = parse("-backend=swarm", "-peers=300")
+	assert.ErrorContains(t, err, "-peers=300: a swarm run has one overlay network")
+}
+
+// TestSwarmEnginesFileIsCheckedFirst: a swarm whose engines file is
+// missing fails the mesh with the file and the fix, before any engine is
+// asked anything.
+func TestSwarmEnginesFileIsCheckedFirst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "engines")
+	_, err := prepare(t.Context(), t.Name(), Config{Peers: 2, Swarm: path}, topology.Star(3), t.Logf)
+	assert.ErrorContains(t, err, path)
+	assert.ErrorContains(t, err, "scripts/swarm.sh up writes the file")
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/metrics"
 )
 
@@ -164,11 +165,20 @@ func (m *Mesh) guardDeadline(t testing.TB, nodes int) {
 	m.onTeardown(func() { timer.Stop() })
 }
 
+// dial is how the harness opens a connection to a node: through the run
+// when it says so (backend.Dialer: a swarm's gateway), else directly (nil).
+func (m *Mesh) dial() metrics.DialFunc {
+	if d, ok := m.run.(backend.Dialer); ok {
+		return d.DialContext
+	}
+	return nil
+}
+
 // httpClient is the one client for the harness's own HTTP (readiness,
 // convergence, services): no proxy from the environment, bounded times.
 func (m *Mesh) httpClient() *http.Client {
 	m.httpOnce.Do(func() {
-		m.httpc = metrics.NewClient()
+		m.httpc = metrics.NewClientVia(m.dial())
 		m.longc = &http.Client{Transport: m.httpc.Transport, CheckRedirect: m.httpc.CheckRedirect}
 	})
 	return m.httpc

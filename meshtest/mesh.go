@@ -30,6 +30,9 @@ type Node struct {
 	Group  string // name of the spec the node runs
 	PeerID string // libp2p peer ID: assigned before start, or learned from the node
 	IP     string // address on the mesh network
+	// Engine names the engine that runs the node on a backend of several
+	// (a swarm's "e2"); "" on one engine.
+	Engine string
 	// MetricsURL is the node's metrics base URL as the harness reaches it,
 	// e.g. "http://172.18.0.5:9090".
 	MetricsURL string
@@ -174,8 +177,15 @@ func prepare(ctx context.Context, test string, cfg Config, g topology.Graph, log
 		return nil, err
 	}
 	b := cfg.Backend
-	var owned *docker.Backend // the default backend, which the mesh closes
-	if b == nil {
+	var owned io.Closer // the backend made here, which the mesh closes
+	switch {
+	case b == nil && cfg.Swarm != "":
+		s, err := docker.OpenSwarm(ctx, cfg.Swarm)
+		if err != nil {
+			return nil, fmt.Errorf("Config.Swarm %q: %w", cfg.Swarm, err)
+		}
+		b, owned = s, s
+	case b == nil:
 		d, err := docker.New(ctx, docker.Options{PublishPorts: cfg.PublishPorts})
 		if err != nil {
 			return nil, err

@@ -121,6 +121,7 @@ type nodeFact struct {
 	Index             int
 	Name, Role, Group string
 	Image             string
+	Engine            string // on a backend of several: the engine that ran it
 }
 
 // PerConnection is a star's bootstrap figure beyond an average peer's, per
@@ -258,6 +259,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		if targets[i], err = metrics.NewTarget(m.metricsEndpoint(n, fams), fams...); err != nil {
 			return nil, err
 		}
+		targets[i].Dial = m.dial()
 	}
 	defer func() {
 		for _, tg := range targets {
@@ -294,6 +296,7 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 		if err != nil {
 			return err
 		}
+		tg.Dial = m.dial()
 		c, err := m.run.Cost(ctx, []string{n.Name})
 		if err != nil {
 			tg.Close()
@@ -398,10 +401,17 @@ func (m *Mesh) record(d time.Duration, logf func(string, ...any), steps []Step) 
 				values[FigPIDs] = st.PIDs
 				values[FigNetRx] = st.NetRxBytes
 				values[FigNetTx] = st.NetTxBytes
-				if !prevAt[i].IsZero() {
-					values[FigCPUCores] = (st.CPUSeconds - prevCPU[i]) / now.Sub(prevAt[i]).Seconds()
+				at := now
+				if !st.At.IsZero() {
+					at = st.At // the engine's sample time, not the read's
 				}
-				prevCPU[i], prevAt[i] = st.CPUSeconds, now
+				// A figure not taken anew since the last read (an
+				// engine's stream between two of its samples) gives no
+				// rate, rather than a zero and then a double.
+				if !prevAt[i].IsZero() && at.After(prevAt[i]) {
+					values[FigCPUCores] = (st.CPUSeconds - prevCPU[i]) / at.Sub(prevAt[i]).Seconds()
+				}
+				prevCPU[i], prevAt[i] = st.CPUSeconds, at
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -640,7 +650,7 @@ func (m *Mesh) newRecording() *Recording {
 		verification: m.Verification(),
 	}
 	for _, n := range m.Nodes {
-		r.nodes = append(r.nodes, nodeFact{Index: n.Index, Name: n.Name, Role: n.Role, Group: n.Group, Image: n.Instance.Image})
+		r.nodes = append(r.nodes, nodeFact{Index: n.Index, Name: n.Name, Role: n.Role, Group: n.Group, Image: n.Instance.Image, Engine: m.engineOf(n)})
 	}
 	return r
 }

@@ -56,6 +56,12 @@ func (r *Recording) Summary() *summary.File {
 	}
 	for _, n := range r.nodes {
 		s.Images[n.Group] = n.Image
+		if n.Engine != "" {
+			if s.Placement == nil {
+				s.Placement = map[string][]string{}
+			}
+			s.Placement[n.Engine] = append(s.Placement[n.Engine], n.Name)
+		}
 	}
 	s.Timings = summary.Timings{
 		FloorS:    r.Floor.Seconds(),

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // Stats is one sample of a container's cost, in the units of `docker stats`
@@ -28,6 +29,10 @@ type Stats struct {
 	// NetRxBytes and NetTxBytes are the bytes received and sent since the
 	// container started, summed over its interfaces except loopback.
 	NetRxBytes, NetTxBytes float64
+	// At is when the figures were taken, where that is not the moment of
+	// the read (an engine's stats stream samples on its own clock); zero
+	// means at the read. Rates are taken over At.
+	At time.Time
 }
 
 // Container names the files that hold one container's figures. Find fills

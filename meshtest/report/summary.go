@@ -38,9 +38,15 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 		{Key: "host", Value: fmt.Sprintf("%s/%s, %d cores, %.1f GB", s.Host.OS, s.Host.Arch, s.Host.Cores, float64(s.Host.MemoryBytes)/1e9)},
 		{Key: "kernel", Value: s.Host.Kernel},
 		{Key: "backend", Value: fmt.Sprintf("%s %s (API %s, %s, cgroup v%s %s)", b.Backend, b.ServerVersion, b.APIVersion, b.StorageDriver, b.CgroupVersion, b.CgroupDriver)},
+	}
+	for _, e := range slices.Sorted(maps.Keys(s.Placement)) {
+		nodes := s.Placement[e]
+		d.Environment = append(d.Environment, KV{Key: "engine " + e, Value: fmt.Sprintf("%d nodes: %s", len(nodes), abbreviate(nodes, 6))})
+	}
+	d.Environment = append(d.Environment, []KV{
 		{Key: "git revision", Value: s.GitRevision},
 		{Key: "Go", Value: s.Host.GoVersion},
-	}
+	}...)
 	d.Timings = []KV{{Key: "bring-up", Value: fmt.Sprintf("%.1f s", s.Timings.BringUpS)}}
 	if s.Timings.FloorS > 0 {
 		d.Timings = append(d.Timings, KV{Key: "engine floor", Value: fmt.Sprintf("%.1f s (bring-up is %.2f× the floor)", s.Timings.FloorS, s.Timings.BringUpRatio)})
@@ -163,4 +169,12 @@ func num(figure string, v float64) string {
 		return fmt.Sprint(int64(v))
 	}
 	return fmt.Sprintf("%.3g", v)
+}
+
+// abbreviate lists names, or the first max of them and how many more.
+func abbreviate(names []string, max int) string {
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
 }

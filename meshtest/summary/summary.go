@@ -45,6 +45,9 @@ type File struct {
 	GitRevision string            `json:"git_revision,omitempty"`
 	Host        Host              `json:"host"`
 	Backend     backend.Info      `json:"backend"`
+	// Placement names, on a backend of several engines (a swarm), the
+	// nodes each engine ran, in topology order.
+	Placement map[string][]string `json:"placement,omitempty"`
 	Timings     Timings           `json:"timings"`
 	Harness     Harness           `json:"harness"`
 	Convergence Convergence       `json:"convergence"`

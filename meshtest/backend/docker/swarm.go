@@ -2,6 +2,7 @@ package docker
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,8 @@ import (
 // engine's API, the manager's for the swarm and each engine's own for its
 // containers.
 type Swarm struct {
-	local   *Backend // builds images
+	local     *Backend // builds images
+	ownsLocal bool     // OpenSwarm made local: Close closes it
 	engines []*swarmEngine
 	manager *swarmEngine
 	byNode  map[string]*swarmEngine // swarm node ID -> its engine
@@ -137,9 +139,34 @@ func dockerHost(socket string) string {
 	return socket
 }
 
-// Close closes the engines' clients; the local Backend is the caller's.
+// OpenSwarm connects to the swarm the engines file at path names, with a
+// Backend of its own for the harness's engine (found as New finds it),
+// which Close closes too.
+func OpenSwarm(ctx context.Context, path string) (*Swarm, error) {
+	engines, err := ReadSwarmEngines(path)
+	if err != nil {
+		return nil, err
+	}
+	local, err := New(ctx, Options{})
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewSwarm(ctx, local, engines)
+	if err != nil {
+		local.Close()
+		return nil, err
+	}
+	s.ownsLocal = true
+	return s, nil
+}
+
+// Close closes the engines' clients, and the local Backend if OpenSwarm
+// made it; NewSwarm's local is the caller's.
 func (s *Swarm) Close() error {
 	var errs []error
+	if s.ownsLocal {
+		errs = append(errs, s.local.Close())
+	}
 	for _, e := range s.engines {
 		errs = append(errs, e.cli.Close())
 	}
@@ -294,8 +321,8 @@ func (r *swarmRun) serviceName(unit string) string { return "meshtest-" + r.id +
 // Docker backend's containers (every capability dropped but the unit's, a
 // read-only root filesystem), restart condition none so that an exit stays
 // an exit, and DNS round robin: the VIP mode needs IPVS. Unit.Files become
-// swarm configs, labelled with the run. It returns once the swarm has
-// accepted the service, not once a task runs: Status says when it does.
+// swarm configs, labelled with the run. It returns once the unit's task
+// runs, as the Docker backend's Start returns once its container does.
 func (r *swarmRun) Start(ctx context.Context, u backend.Unit) (backend.Instance, error) {
 	inst := backend.Instance{Name: u.Name, Image: u.Image}
 	if u.NetworkOf != "" {
@@ -369,7 +396,44 @@ func (r *swarmRun) Start(ctx context.Context, u backend.Unit) (backend.Instance,
 		return inst, fmt.Errorf("start %s (%s): create service: %w", u.Name, u.Image, err)
 	}
 	inst.Handle = res.ID
-	return inst, nil
+	return inst, r.awaitTask(ctx, u.Name, res.ID)
+}
+
+// taskPatience bounds the wait for a service's task to run: the swarm
+// places it at once and its engine starts it in a second or two here, but
+// a loaded engine can take much longer.
+const taskPatience = 2 * time.Minute
+
+// awaitTask waits until the service's task runs, and fails with the
+// task's own error when the swarm gives up on it (an image an engine
+// lacks, a limit no engine can meet).
+func (r *swarmRun) awaitTask(ctx context.Context, unit, service string) error {
+	deadline := time.Now().Add(taskPatience)
+	filter := make(client.Filters).Add("service", service)
+	last := "pending"
+	for {
+		tasks, err := r.s.manager.cli.TaskList(ctx, client.TaskListOptions{Filters: filter})
+		if err != nil {
+			return fmt.Errorf("start %s: list its tasks: %w", unit, err)
+		}
+		for _, t := range tasks.Items {
+			switch t.Status.State {
+			case swarm.TaskStateRunning:
+				return nil
+			case swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateOrphaned:
+				return fmt.Errorf("start %s: its task is %s: %s", unit, t.Status.State, cmp.Or(t.Status.Err, t.Status.Message))
+			}
+			last = string(t.Status.State) + " (" + t.Status.Message + ")"
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("start %s: its task is not running within %v: %s", unit, taskPatience, last)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("start %s: %w", unit, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // tmpfsSize reads size=N from tmpfs options, as the Docker backend passes

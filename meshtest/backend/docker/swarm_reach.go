@@ -152,7 +152,7 @@ func (r *swarmRun) Cost(ctx context.Context, names []string) (backend.CostReader
 		}
 		units[name] = statsUnit{cli: e.cli, id: t.Container}
 	}
-	return &apiCost{units: units, source: "docker-stats-api of each unit's engine (swarm: the engines' cgroups are not the harness's to read)"}, nil
+	return openStatsStreams(units, "docker-stats-api of each unit's engine (swarm: the engines' cgroups are not the harness's to read)"), nil
 }
 
 // HostAddr is unsupported: the overlay has no route to the harness's host,
