@@ -47,10 +47,10 @@ type File struct {
 	Backend     backend.Info      `json:"backend"`
 	// Placement names, on a backend of several engines (a swarm), the
 	// nodes each engine ran, in topology order.
-	Placement map[string][]string `json:"placement,omitempty"`
-	Timings     Timings           `json:"timings"`
-	Harness     Harness           `json:"harness"`
-	Convergence Convergence       `json:"convergence"`
+	Placement   map[string][]string `json:"placement,omitempty"`
+	Timings     Timings             `json:"timings"`
+	Harness     Harness             `json:"harness"`
+	Convergence Convergence         `json:"convergence"`
 	// Roles holds, per role and figure, the statistics over every sample of
 	// the role's nodes in the window.
 	Roles map[string]map[string]series.Stats `json:"roles"`

@@ -43,9 +43,9 @@ import (
 type Swarm struct {
 	local     *Backend // builds images
 	ownsLocal bool     // OpenSwarm made local: Close closes it
-	engines []*swarmEngine
-	manager *swarmEngine
-	byNode  map[string]*swarmEngine // swarm node ID -> its engine
+	engines   []*swarmEngine
+	manager   *swarmEngine
+	byNode    map[string]*swarmEngine // swarm node ID -> its engine
 
 	mu  sync.Mutex
 	ids map[string]string // image as named -> its ID, on every engine after Distribute
