@@ -9,7 +9,7 @@ BASE     ?= origin/main
 HEAD     ?=
 RUNS     ?= 5
 
-.PHONY: test star bench baseline gate image vet clean swarm-up swarm-down swarm-test
+.PHONY: test star bench baseline gate image vet clean swarm-up swarm-down swarm-test swarm-star
 
 SWARM_ENGINES ?= 3
 
@@ -50,6 +50,11 @@ swarm-down:
 # The swarm backend's tests against the swarm swarm-up made.
 swarm-test:
 	MESHTEST_SWARM=/run/mtswarm/engines MESHTEST_REQUIRE_SWARM=1 $(GO) test ./meshtest/backend/docker -run Swarm -count=1 -v -timeout 10m
+	MESHTEST_SWARM=/run/mtswarm/engines MESHTEST_REQUIRE_SWARM=1 $(GO) test ./meshtest -run '^TestInterruptRemovesSwarmMesh$$' -count=1 -v -timeout 10m
+
+# The seed's experiment on the swarm swarm-up made.
+swarm-star:
+	$(GO) test ./experiments_test -run '^TestStar$$' -peers=50 -backend=swarm -swarm=/run/mtswarm/engines -count=1 -v -timeout 20m
 
 # The bundled node's image by hand (the fixture builds it itself when needed).
 image:

@@ -51,6 +51,9 @@ func TestInterruptChild(t *testing.T) {
 		case "shaped-sampling":
 			m := New(t, Config{Name: "sigint", Peers: 10, Conditions: conditions.Conditions{Link: shape.Link{Latency: 20 * time.Millisecond, Loss: 0.01}}})
 			m.Record(t, time.Minute)
+		case "swarm-sampling":
+			m := New(t, Config{Name: "sigint", Peers: 30, Swarm: os.Getenv("MESHTEST_SWARM")})
+			m.Record(t, time.Minute)
 		case "teardown":
 			m := New(t, Config{Name: "sigint", Peers: 30})
 			m.Record(t, 2*time.Second)
@@ -125,6 +128,34 @@ func TestInterruptRemovesMesh(t *testing.T) {
 			assert.Equal(t, host, hostNetwork(t), "the host's own qdiscs and nftables tables")
 		})
 	}
+}
+
+// TestInterruptRemovesSwarmMesh: SIGINT while a mesh on a swarm samples
+// removes all of it from every engine: services, tasks, configs, the
+// gateway and the overlay. It needs the swarm MESHTEST_SWARM names
+// (scripts/swarm.sh up); MESHTEST_REQUIRE_SWARM=1 makes its absence fail.
+func TestInterruptRemovesSwarmMesh(t *testing.T) {
+	path := os.Getenv("MESHTEST_SWARM")
+	if path == "" {
+		if os.Getenv("MESHTEST_REQUIRE_SWARM") == "1" {
+			t.Fatal("MESHTEST_REQUIRE_SWARM=1 but MESHTEST_SWARM names no engines file (run scripts/swarm.sh up)")
+		}
+		t.Skip("no swarm: run scripts/swarm.sh up and set MESHTEST_SWARM=/run/mtswarm/engines")
+	}
+	s, err := docker.OpenSwarm(t.Context(), path)
+	require.NoError(t, err)
+	defer s.Close()
+	c := startChild(t, testBackend(t), "TestInterruptChild", "swarm-sampling")
+	c.swarm = s
+	require.True(t, c.await("meshtest: sampling", 3*time.Minute), "the child never printed %q", "meshtest: sampling")
+	time.Sleep(2 * time.Second)
+	require.NotEmpty(t, c.units(t), "the child's units are on the swarm when it is interrupted (else the check below proves nothing)")
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGINT))
+	c.wait(t)
+	sig, signaled := c.signaled()
+	assert.True(t, signaled && sig == syscall.SIGINT, "the child dies of SIGINT; it ended with %v", c.cmd.ProcessState)
+	assert.Contains(t, c.output(), "removing 1 mesh(es)")
+	assert.Empty(t, c.leftovers(t), "units of %s left on the swarm", c.test)
 }
 
 // hostNetwork is what of the host's own network a shape could change: the
@@ -214,6 +245,7 @@ func TestTimeoutDuringBringUpRemovesMesh(t *testing.T) {
 type child struct {
 	cmd    *exec.Cmd
 	b      *docker.Backend
+	swarm  *docker.Swarm // set when the child runs its mesh on a swarm
 	test   string        // the child's full test name: its units' docker.LabelTest
 	exited chan struct{} // closed once the child is reaped
 
@@ -346,7 +378,11 @@ func (c *child) units(t *testing.T) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	got, err := c.b.ByTest(ctx, c.test)
+	byTest := c.b.ByTest
+	if c.swarm != nil {
+		byTest = c.swarm.ByTest
+	}
+	got, err := byTest(ctx, c.test)
 	require.NoError(t, err)
 	return got
 }
@@ -356,8 +392,8 @@ func (c *child) units(t *testing.T) []string {
 func (c *child) leftovers(t *testing.T) []string {
 	t.Helper()
 	left := c.units(t)
-	if len(left) == 0 {
-		return nil
+	if len(left) == 0 || c.swarm != nil { // an overlay is not a bridge that can stick
+		return left
 	}
 	runs, err := c.b.RunsByTest(context.Background(), c.test)
 	require.NoError(t, err)

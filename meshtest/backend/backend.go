@@ -276,6 +276,20 @@ type Info struct {
 	// names Status.Engine gives; the other fields describe the first
 	// (the swarm's manager).
 	Engines []string `json:"engines,omitempty"`
+	// Clocks are those engines' clocks against the harness's: what a
+	// one-way time between nodes on two engines (a gossip delivery) can be
+	// off by. Engines on one host share its clock, and measure so.
+	Clocks []EngineClock `json:"clocks,omitempty"`
+}
+
+// EngineClock is one engine's clock offset from the harness's, read from
+// the time the engine gives in its info, against the middle of the call.
+type EngineClock struct {
+	Engine   string  `json:"engine"`
+	OffsetMs float64 `json:"offset_ms"` // engine − harness
+	// UncertaintyMs is half the call's round trip: the offset is known to
+	// within it.
+	UncertaintyMs float64 `json:"uncertainty_ms"`
 }
 
 // FloorMeasurer is a backend that can measure its own raw speed: n plain

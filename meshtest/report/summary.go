@@ -39,6 +39,13 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 		{Key: "kernel", Value: s.Host.Kernel},
 		{Key: "backend", Value: fmt.Sprintf("%s %s (API %s, %s, cgroup v%s %s)", b.Backend, b.ServerVersion, b.APIVersion, b.StorageDriver, b.CgroupVersion, b.CgroupDriver)},
 	}
+	if len(b.Clocks) > 0 {
+		var clocks []string
+		for _, c := range b.Clocks {
+			clocks = append(clocks, fmt.Sprintf("%s %+.2f ms (±%.2f)", c.Engine, c.OffsetMs, c.UncertaintyMs))
+		}
+		d.Environment = append(d.Environment, KV{Key: "engine clocks", Value: strings.Join(clocks, ", ") + " against the harness's"})
+	}
 	for _, e := range slices.Sorted(maps.Keys(s.Placement)) {
 		nodes := s.Placement[e]
 		d.Environment = append(d.Environment, KV{Key: "engine " + e, Value: fmt.Sprintf("%d nodes: %s", len(nodes), abbreviate(nodes, 6))})

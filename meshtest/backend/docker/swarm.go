@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -186,8 +187,37 @@ func (s *Swarm) Info(ctx context.Context) backend.Info {
 		defer cancel()
 		s.info = engineInfo(ctx, s.manager.cli)
 		s.info.Backend, s.info.Engines = "swarm", s.Engines()
+		for _, e := range s.engines {
+			if c, err := engineClock(ctx, e); err == nil {
+				s.info.Clocks = append(s.info.Clocks, c)
+			}
+		}
 	})
 	return s.info
+}
+
+// engineClock measures e's clock against the harness's: the best of three
+// info calls, by round trip.
+func engineClock(ctx context.Context, e *swarmEngine) (backend.EngineClock, error) {
+	best := backend.EngineClock{Engine: e.Name, UncertaintyMs: math.Inf(1)}
+	for range 3 {
+		before := time.Now()
+		info, err := e.cli.Info(ctx, client.InfoOptions{})
+		after := time.Now()
+		if err != nil {
+			return best, err
+		}
+		at, err := time.Parse(time.RFC3339Nano, info.Info.SystemTime)
+		if err != nil {
+			return best, fmt.Errorf("engine %s: system time %q: %w", e.Name, info.Info.SystemTime, err)
+		}
+		half := after.Sub(before) / 2
+		if ms := float64(half) / 1e6; ms < best.UncertaintyMs {
+			best.UncertaintyMs = ms
+			best.OffsetMs = float64(at.Sub(before.Add(half))) / 1e6
+		}
+	}
+	return best, nil
 }
 
 // HelperImage is unsupported: the helper runs as a sidecar in its node's
@@ -680,37 +710,49 @@ func (s *Swarm) containers(ctx context.Context, id string) ([]swarmContainer, er
 }
 
 // Leftovers lists what of run id the swarm still holds: services, configs
-// and networks on the manager, containers on every engine.
+// and networks on the manager, containers and networks on every engine.
 func (s *Swarm) Leftovers(ctx context.Context, id string) ([]string, error) {
+	return s.labelled(ctx, runFilter(id), "run "+id)
+}
+
+// ByTest lists what the swarm holds of any run of the named test, as
+// Backend.ByTest does on one engine: for a test that cannot know its run
+// (a process stopped before New returned).
+func (s *Swarm) ByTest(ctx context.Context, test string) ([]string, error) {
+	return s.labelled(ctx, make(client.Filters).Add("label", LabelTest+"="+test), "test "+test)
+}
+
+// labelled lists what matches filter on the swarm; of names it in errors.
+func (s *Swarm) labelled(ctx context.Context, filter client.Filters, of string) ([]string, error) {
 	mgr := s.manager.cli
 	var out []string
-	svcs, err := mgr.ServiceList(ctx, client.ServiceListOptions{Filters: runFilter(id)})
+	svcs, err := mgr.ServiceList(ctx, client.ServiceListOptions{Filters: filter})
 	if err != nil {
-		return nil, fmt.Errorf("list services of run %s: %w", id, err)
+		return nil, fmt.Errorf("list services of %s: %w", of, err)
 	}
 	for _, svc := range svcs.Items {
 		out = append(out, "service "+svc.Spec.Name)
 	}
-	cfgs, err := mgr.ConfigList(ctx, client.ConfigListOptions{Filters: runFilter(id)})
+	cfgs, err := mgr.ConfigList(ctx, client.ConfigListOptions{Filters: filter})
 	if err != nil {
-		return nil, fmt.Errorf("list configs of run %s: %w", id, err)
+		return nil, fmt.Errorf("list configs of %s: %w", of, err)
 	}
 	for _, c := range cfgs.Items {
 		out = append(out, "config "+c.Spec.Name)
 	}
-	cs, err := s.containers(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cs {
-		out = append(out, "container "+c.name+" on "+c.engine.Name)
-	}
 	for _, e := range s.engines {
+		cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+		if err != nil {
+			return nil, fmt.Errorf("list containers of %s on %s: %w", of, e.Name, err)
+		}
+		for _, c := range cs.Items {
+			out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/")+" on "+e.Name)
+		}
 		// An overlay shows on a worker only while it has a task on it; the
 		// manager lists it until it is removed.
-		nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: runFilter(id)})
+		nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
 		if err != nil {
-			return nil, fmt.Errorf("list networks of run %s on %s: %w", id, e.Name, err)
+			return nil, fmt.Errorf("list networks of %s on %s: %w", of, e.Name, err)
 		}
 		for _, n := range nets.Items {
 			out = append(out, "network "+n.Name+" on "+e.Name)

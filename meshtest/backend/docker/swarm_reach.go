@@ -52,18 +52,9 @@ func (r *swarmRun) startGateway(ctx context.Context, logf backend.Logf) error {
 			return fmt.Errorf("gateway of run %s: move %s to %s: %w", r.id, img, mgr.Name, err)
 		}
 	}
-	ins, err := mgr.cli.NetworkInspect(ctx, r.networkID, client.NetworkInspectOptions{})
+	subnet, err := r.subnet(ctx)
 	if err != nil {
-		return fmt.Errorf("gateway of run %s: inspect network %s: %w", r.id, r.network, err)
-	}
-	var subnet netip.Prefix
-	for _, c := range ins.Network.IPAM.Config {
-		if c.Subnet.IsValid() {
-			subnet = c.Subnet
-		}
-	}
-	if !subnet.IsValid() {
-		return fmt.Errorf("gateway of run %s: network %s has no subnet", r.id, r.network)
+		return fmt.Errorf("gateway of run %s: %w", r.id, err)
 	}
 	host, err := netip.ParseAddr(mgr.Addr)
 	if err != nil {
@@ -129,6 +120,35 @@ func (r *swarmRun) startGateway(ctx context.Context, logf backend.Logf) error {
 	}
 	r.gateway = &gateway.Dialer{Addr: addr, Token: hex.EncodeToString(token)}
 	return nil
+}
+
+// subnetPatience bounds the wait for the manager to give a new overlay its
+// subnet: it allocates after it has answered the create (seen once in
+// about twenty runs here: no subnet 20 ms after the create).
+const subnetPatience = 10 * time.Second
+
+// subnet is the run's overlay's subnet, once the manager has allocated it.
+func (r *swarmRun) subnet(ctx context.Context) (netip.Prefix, error) {
+	deadline := time.Now().Add(subnetPatience)
+	for {
+		ins, err := r.s.manager.cli.NetworkInspect(ctx, r.networkID, client.NetworkInspectOptions{})
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("inspect network %s: %w", r.network, err)
+		}
+		for _, c := range ins.Network.IPAM.Config {
+			if c.Subnet.IsValid() {
+				return c.Subnet, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return netip.Prefix{}, fmt.Errorf("network %s has no subnet %v after its creation", r.network, subnetPatience)
+		}
+		select {
+		case <-ctx.Done():
+			return netip.Prefix{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // DialContext opens a connection to addr on the run's overlay through the

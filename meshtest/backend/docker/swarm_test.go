@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,16 @@ func TestSwarmRunsUnitsAcrossEngines(t *testing.T) {
 	for _, e := range s.engines {
 		_, err := e.cli.ImageInspect(t.Context(), img)
 		assert.NoError(t, err, "the image on engine %s", e.Name)
+	}
+
+	info := s.Info(t.Context())
+	assert.Equal(t, "swarm", info.Backend)
+	assert.Equal(t, s.Engines(), info.Engines)
+	require.Len(t, info.Clocks, len(s.engines), "every engine's clock measured")
+	for _, c := range info.Clocks {
+		// The engines here share the host's clock: the offset measured must
+		// be nothing but the measurement's own error.
+		assert.LessOrEqual(t, math.Abs(c.OffsetMs), c.UncertaintyMs+1, "engine %s on this host's clock: %+v", c.Engine, c)
 	}
 
 	r := newSwarmRun(t, s)
