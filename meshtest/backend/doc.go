@@ -201,12 +201,16 @@
 //     containers, by label), merged; a failed stream of any engine ends the
 //     channel with its Err.
 //   - Act: Kill, Stop, Pause and Unpause on the task's engine (swarm does
-//     not see them; with restart condition none a killed task stays down).
-//     Not built, ErrUnsupported: Start and Restart (service update --force:
-//     swarm schedules a new task, a new container with the same configs, so
-//     the same identity, a new overlay address, maybe another engine),
-//     Remove, and Disconnect and Connect (an engine can force-disconnect a
-//     task from the overlay, but swarmkit does not expect it and a
+//     not see them; with restart condition none a killed task stays down);
+//     Kill and Stop return once the manager, too, sees the task down (it
+//     learns of the death after the fact). Start and Restart are a forced
+//     service update through the manager: swarm stops the old task and
+//     runs a new one, a new container with the same configs, so the same
+//     identity, with a new overlay address, maybe on another engine.
+//     Remove removes the unit's service, waits for its containers, and
+//     removes its configs (TestChurn runs on the swarm). Not built,
+//     ErrUnsupported: Disconnect and Connect (an engine can force-disconnect
+//     a task from the overlay, but swarmkit does not expect it and a
 //     re-attached task's DNS entry breaks, moby/moby#37376).
 //   - RemoveRun: the gateway, the services, a wait until no engine holds a
 //     task container (service rm returns before the containers go; after a

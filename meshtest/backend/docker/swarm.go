@@ -426,7 +426,7 @@ func (r *swarmRun) Start(ctx context.Context, u backend.Unit) (backend.Instance,
 		return inst, fmt.Errorf("start %s (%s): create service: %w", u.Name, u.Image, err)
 	}
 	inst.Handle = res.ID
-	return inst, r.awaitTask(ctx, u.Name, res.ID)
+	return inst, r.awaitTask(ctx, u.Name, res.ID, "")
 }
 
 // taskPatience bounds the wait for a service's task to run: the swarm
@@ -434,10 +434,10 @@ func (r *swarmRun) Start(ctx context.Context, u backend.Unit) (backend.Instance,
 // a loaded engine can take much longer.
 const taskPatience = 2 * time.Minute
 
-// awaitTask waits until the service's task runs, and fails with the
-// task's own error when the swarm gives up on it (an image an engine
-// lacks, a limit no engine can meet).
-func (r *swarmRun) awaitTask(ctx context.Context, unit, service string) error {
+// awaitTask waits until the service's newest task, other than old, runs,
+// and fails with the task's own error when the swarm gives up on it (an
+// image an engine lacks, a limit no engine can meet).
+func (r *swarmRun) awaitTask(ctx context.Context, unit, service, old string) error {
 	deadline := time.Now().Add(taskPatience)
 	filter := make(client.Filters).Add("service", service)
 	last := "pending"
@@ -446,14 +446,21 @@ func (r *swarmRun) awaitTask(ctx context.Context, unit, service string) error {
 		if err != nil {
 			return fmt.Errorf("start %s: list its tasks: %w", unit, err)
 		}
-		for _, t := range tasks.Items {
-			switch t.Status.State {
+		var newest *swarm.Task
+		for i, t := range tasks.Items {
+			if newest == nil || t.Meta.CreatedAt.After(newest.Meta.CreatedAt) {
+				newest = &tasks.Items[i]
+			}
+		}
+		if newest != nil && newest.ID != old {
+			switch t := newest; t.Status.State {
 			case swarm.TaskStateRunning:
 				return nil
 			case swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateOrphaned:
 				return fmt.Errorf("start %s: its task is %s: %s", unit, t.Status.State, cmp.Or(t.Status.Err, t.Status.Message))
+			default:
+				last = string(t.Status.State) + " (" + t.Status.Message + ")"
 			}
-			last = string(t.Status.State) + " (" + t.Status.Message + ")"
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("start %s: its task is not running within %v: %s", unit, taskPatience, last)
@@ -498,6 +505,7 @@ type SwarmStatus struct {
 	Engine    string // the engine that runs its task ("e2"); "" before one is assigned
 	Container string // the task's container ID on that engine
 	Task      string // the task's state as the swarm words it ("running", "failed", …)
+	TaskID    string // the latest task's ID
 }
 
 // Status reports every unit of the run by its latest task, with two calls
@@ -553,7 +561,7 @@ func (r *swarmRun) Tasks(ctx context.Context) (map[string]SwarmStatus, error) {
 		}
 	}
 	for unit, t := range latest {
-		st := SwarmStatus{Task: string(t.Status.State)}
+		st := SwarmStatus{Task: string(t.Status.State), TaskID: t.ID}
 		st.State = string(t.Status.State)
 		st.Running = t.Status.State == swarm.TaskStateRunning
 		if e := r.s.byNode[t.NodeID]; e != nil {
@@ -852,14 +860,23 @@ func (r *swarmRun) Exits(ctx context.Context) (<-chan backend.Exit, error) {
 // Act does a to the unit's task container on its own engine, where the
 // engine owns the verb and swarm does not see it: kill, stop (SIGTERM, then
 // SIGKILL after backend.StopGrace), pause and unpause. With restart
-// condition none, a killed or stopped task stays down. Start, Restart,
-// Remove, Disconnect and Connect need the swarm to schedule or re-attach a
-// task, which is not built yet: errors.ErrUnsupported.
+// condition none, a killed or stopped task stays down. Start and Restart
+// go through the manager, a forced update of the unit's service: the swarm
+// stops the old task (a death, as on Docker) and runs a new one, a new
+// container with the same configs and so the same identity, with a new
+// overlay address, on whichever engine the swarm picks; Act returns once
+// it runs. Remove removes the unit's service, waits until its task
+// containers are gone, and removes its configs. Disconnect and Connect:
+// errors.ErrUnsupported.
 func (r *swarmRun) Act(ctx context.Context, name string, a backend.Action) error {
 	switch a {
 	case backend.Kill, backend.Stop, backend.Pause, backend.Unpause:
+	case backend.Start, backend.Restart:
+		return r.replaceTask(ctx, name, a)
+	case backend.Remove:
+		return r.removeUnit(ctx, name)
 	default:
-		return fmt.Errorf("%s %s: not yet on the swarm backend: %w", a, name, errors.ErrUnsupported)
+		return fmt.Errorf("%s %s: not on the swarm backend: %w", a, name, errors.ErrUnsupported)
 	}
 	st, e, err := r.task(ctx, name)
 	if err != nil {
@@ -877,6 +894,107 @@ func (r *swarmRun) Act(ctx context.Context, name string, a backend.Action) error
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s on %s: %w", a, name, e.Name, err)
+	}
+	if a == backend.Kill || a == backend.Stop {
+		return r.awaitDown(ctx, name, st.TaskID)
+	}
+	return nil
+}
+
+// awaitDown waits until the manager no longer counts the unit's task as
+// running. Its engine reports the container's death to the manager after
+// the fact (the task still showed running right after the kill here), and
+// until then Status would show a dead unit up, and a Start would take it
+// for running and do nothing.
+func (r *swarmRun) awaitDown(ctx context.Context, name, task string) error {
+	deadline := time.Now().Add(taskPatience)
+	for {
+		tasks, err := r.Tasks(ctx)
+		if err != nil {
+			return err
+		}
+		if st := tasks[name]; st.TaskID != task || !st.Running {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s's task still runs, as its manager sees it, %v after its container died", name, taskPatience)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// replaceTask starts the unit's service's task anew (Start, Restart). A
+// Start of a unit that runs does nothing, as on Docker.
+func (r *swarmRun) replaceTask(ctx context.Context, name string, a backend.Action) error {
+	tasks, err := r.Tasks(ctx)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a, name, err)
+	}
+	st, ok := tasks[name]
+	if !ok {
+		return fmt.Errorf("%s %s: no such unit in run %s", a, name, r.id)
+	}
+	if a == backend.Start && st.Running {
+		return nil
+	}
+	mgr := r.s.manager.cli
+	svc, err := mgr.ServiceInspect(ctx, r.serviceName(name), client.ServiceInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", a, name, err)
+	}
+	spec := svc.Service.Spec
+	spec.TaskTemplate.ForceUpdate++
+	if _, err := mgr.ServiceUpdate(ctx, svc.Service.ID, client.ServiceUpdateOptions{Version: svc.Service.Version, Spec: spec}); err != nil {
+		return fmt.Errorf("%s %s: update its service: %w", a, name, err)
+	}
+	if err := r.awaitTask(ctx, name, svc.Service.ID, st.TaskID); err != nil {
+		return fmt.Errorf("%s %s: %w", a, name, err)
+	}
+	return nil
+}
+
+// removeUnit removes one unit's service, its task containers and its
+// configs, so that Start can create a unit of the same name.
+func (r *swarmRun) removeUnit(ctx context.Context, name string) error {
+	mgr := r.s.manager.cli
+	if _, err := mgr.ServiceRemove(ctx, r.serviceName(name), client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("remove %s: %w", name, err)
+	}
+	unit := runFilter(r.id).Add("label", LabelNode+"="+name)
+	deadline := time.Now().Add(swarmRemovePatience)
+	for {
+		left := 0
+		for _, e := range r.s.engines {
+			cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: unit})
+			if err != nil {
+				return fmt.Errorf("remove %s: list its containers on %s: %w", name, e.Name, err)
+			}
+			left += len(cs.Items)
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("remove %s: %d task containers still there %v after its service's removal", name, left, swarmRemovePatience)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove %s: %w", name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	cfgs, err := mgr.ConfigList(ctx, client.ConfigListOptions{Filters: unit})
+	if err != nil {
+		return fmt.Errorf("remove %s: list its configs: %w", name, err)
+	}
+	for _, c := range cfgs.Items {
+		if _, err := mgr.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return fmt.Errorf("remove %s: config %s: %w", name, c.Spec.Name, err)
+		}
 	}
 	return nil
 }

@@ -229,8 +229,8 @@ func startSwarmSleepers(t *testing.T, s *Swarm, names ...string) (*swarmRun, map
 
 // TestSwarmExitsAndActs: a kill on a task's own engine is reported by the
 // merged stream with the unit's name and code, a stop with SIGTERM's exit,
-// and pause and unpause leave the task running; the channel closes when
-// its context ends.
+// pause and unpause leave the task running, Start and Restart run a new
+// task, Remove frees the unit's name; the channel closes when its context ends.
 func TestSwarmExitsAndActs(t *testing.T) {
 	s := testSwarm(t)
 	r, sts := startSwarmSleepers(t, s, "victim", "stopped", "frozen")
@@ -240,6 +240,9 @@ func TestSwarmExitsAndActs(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, r.Act(t.Context(), "victim", backend.Kill))
+	now, err := r.Status(t.Context())
+	require.NoError(t, err)
+	assert.False(t, now["victim"].Running, "once Kill returns, Status shows the unit down: %+v", now["victim"])
 	e := nextExit(t, exits, 5*time.Second)
 	assert.Equal(t, "victim", e.Name, "killed on %s", sts["victim"].Engine)
 	assert.Equal(t, 137, e.Code)
@@ -250,11 +253,44 @@ func TestSwarmExitsAndActs(t *testing.T) {
 
 	require.NoError(t, r.Act(t.Context(), "frozen", backend.Pause))
 	require.NoError(t, r.Act(t.Context(), "frozen", backend.Unpause))
-	now, err := r.Status(t.Context())
+	now, err = r.Status(t.Context())
 	require.NoError(t, err)
 	assert.True(t, now["frozen"].Running, "paused and unpaused: %+v", now["frozen"])
 	assert.False(t, now["victim"].Running, "a killed task stays down (restart condition none): %+v", now["victim"])
-	assert.ErrorIs(t, r.Act(t.Context(), "frozen", backend.Restart), errors.ErrUnsupported)
+	assert.ErrorIs(t, r.Act(t.Context(), "frozen", backend.Disconnect), errors.ErrUnsupported)
+
+	// Start and Restart are the swarm's: a new task, a new container, the
+	// old one's death reported as on Docker.
+	before, err := r.Tasks(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, r.Act(t.Context(), "victim", backend.Start))
+	require.NoError(t, r.Act(t.Context(), "frozen", backend.Restart))
+	e = nextExit(t, exits, 10*time.Second)
+	assert.Equal(t, "frozen", e.Name, "a restart stops the old task")
+	assert.Equal(t, 0, e.Code, "stopped with SIGTERM")
+	after, err := r.Tasks(t.Context())
+	require.NoError(t, err)
+	for _, name := range []string{"victim", "frozen"} {
+		assert.True(t, after[name].Running, "%s runs again: %+v", name, after[name])
+		assert.NotEqual(t, before[name].Container, after[name].Container, "%s runs in a new container", name)
+		assert.NotEmpty(t, after[name].IP, "%s has an address on the overlay", name)
+	}
+	require.NoError(t, r.Act(t.Context(), "frozen", backend.Start), "starting a running unit does nothing")
+	again, err := r.Tasks(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, after["frozen"].Container, again["frozen"].Container, "a Start of a running unit leaves it be")
+
+	// Remove takes the unit away for good, so that a newcomer can take its
+	// name.
+	require.NoError(t, r.Act(t.Context(), "victim", backend.Remove))
+	e = nextExit(t, exits, 10*time.Second)
+	assert.Equal(t, "victim", e.Name, "a removal is a death")
+	left, err := r.Tasks(t.Context())
+	require.NoError(t, err)
+	assert.NotContains(t, left, "victim")
+	img := sleeperImage(t, s.local)
+	_, err = r.Start(t.Context(), backend.Unit{Name: "victim", Role: "peer", Group: "sleeper", Image: img, MetricsPort: 8080})
+	require.NoError(t, err, "a newcomer of the removed unit's name")
 
 	cancel()
 	requireClosed(t, exits)
