@@ -54,7 +54,7 @@ swarm-test:
 
 # The seed's experiment on the swarm swarm-up made.
 swarm-star:
-	$(GO) test ./experiments_test -run '^TestStar$$' -peers=50 -backend=swarm -swarm=/run/mtswarm/engines -count=1 -v -timeout 20m
+	$(GO) test ./experiments_test -run '^TestStar$$' -peers=50 -backend=swarm -swarm=/run/mtswarm/engines -results=results-swarm -count=1 -v -timeout 20m
 
 # The bundled node's image by hand (the fixture builds it itself when needed).
 image:

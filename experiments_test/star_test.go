@@ -33,6 +33,17 @@ func TestStar(t *testing.T) {
 
 	n := float64(cfg.Peers)
 	boot, peer := rec.Role("bootstrap"), rec.Role("peer")
+	if cfg.Swarm != "" {
+		// The swarm spreads the nodes over its engines; a mesh on one of
+		// them would prove nothing across engines.
+		engines := map[string]int{}
+		for _, node := range mesh.Nodes {
+			engines[node.Engine]++
+		}
+		t.Logf("nodes per engine: %v", engines)
+		assert.NotContains(t, engines, "", "every node's engine is known")
+		assert.GreaterOrEqual(t, len(engines), 2, "the nodes run on more than one engine")
+	}
 
 	// The star held throughout. Record already fails the test on any drift
 	// from the topology; say it again in this experiment's own terms.
