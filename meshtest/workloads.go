@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -673,10 +674,27 @@ func (r *Recording) gossipSummary() *summary.Gossip {
 
 // clockNote says whose clocks one-way delays were taken with.
 func (m *Mesh) clockNote() string {
-	if b := m.environment().engine.Backend; b != "docker" {
-		return fmt.Sprintf("backend %s may span hosts: delays across hosts carry their clock offset, which was not measured", b)
+	info := m.environment().engine
+	switch {
+	case info.Backend == "docker":
+		return sameHostClock
+	case len(info.Clocks) == 0:
+		return fmt.Sprintf("backend %s may span hosts: delays across hosts carry their clock offset, which was not measured", info.Backend)
 	}
-	return sameHostClock
+	// A delay from a node on engine a to one on engine b is off by b's
+	// offset less a's; the worst pair, with both uncertainties, bounds it.
+	// The estimates share the engines' own bias (an engine reads its clock
+	// early in the info call), so their spread is the likelier error; the
+	// uncertainties bound it.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	elo, ehi := math.Inf(1), math.Inf(-1)
+	var each []string
+	for _, c := range info.Clocks {
+		lo, hi = min(lo, c.OffsetMs-c.UncertaintyMs), max(hi, c.OffsetMs+c.UncertaintyMs)
+		elo, ehi = min(elo, c.OffsetMs), max(ehi, c.OffsetMs)
+		each = append(each, fmt.Sprintf("%s %+.2f ms (±%.2f)", c.Engine, c.OffsetMs, c.UncertaintyMs))
+	}
+	return fmt.Sprintf("backend %s: engines' clocks against the harness's %s; a delay between nodes on two engines is off by their offsets' difference, at most %.2f ms between these estimates and %.2f ms with their uncertainty", info.Backend, strings.Join(each, ", "), ehi-elo, hi-lo)
 }
 
 // PerfLoad is a series of perf runs (libp2p's /perf/1.0.0) from one node

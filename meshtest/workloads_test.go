@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/meshtest/meshtest/meshtest/backend"
 	"github.com/meshtest/meshtest/meshtest/summary"
 	"github.com/meshtest/meshtest/meshtest/topology"
 )
@@ -146,4 +147,18 @@ func TestPerfResponseTimesTheUpload(t *testing.T) {
 
 	failed := perfResponse{Error: "boom"}
 	assert.Equal(t, "boom", failed.run().Err)
+}
+
+// TestClockNoteOfEngines: on a backend of several engines the gossip
+// summary states each engine's clock offset and what a delay across two
+// engines can be off by; without measured clocks it says so.
+func TestClockNoteOfEngines(t *testing.T) {
+	m := &Mesh{}
+	m.envOnce.Do(func() {}) // the environment is set here, not asked of a backend
+	m.envFacts.engine = backend.Info{Backend: "swarm"}
+	assert.Contains(t, m.clockNote(), "which was not measured")
+	m.envFacts.engine.Clocks = []backend.EngineClock{{Engine: "e1", OffsetMs: -3, UncertaintyMs: 1}, {Engine: "e2", OffsetMs: -1, UncertaintyMs: 2}}
+	note := m.clockNote()
+	assert.Contains(t, note, "e1 -3.00 ms (±1.00), e2 -1.00 ms (±2.00)")
+	assert.Contains(t, note, "at most 2.00 ms between these estimates and 5.00 ms with their uncertainty")
 }
