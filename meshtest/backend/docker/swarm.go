@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -85,6 +86,10 @@ func ReadSwarmEngines(path string) ([]SwarmEngine, error) {
 		}
 		if len(fields) != 4 || (fields[3] != "manager" && fields[3] != "worker") {
 			return nil, fmt.Errorf("swarm engines %s:%d: %q: want \"name socket address manager|worker\"", path, line, sc.Text())
+		}
+		if _, err := netip.ParseAddr(fields[2]); err != nil {
+			// The gateway's port is published on the manager's address.
+			return nil, fmt.Errorf("swarm engines %s:%d: address %q: want the engine's IP address as the harness reaches it", path, line, fields[2])
 		}
 		out = append(out, SwarmEngine{Name: fields[0], Socket: fields[1], Addr: fields[2], Manager: fields[3] == "manager"})
 	}

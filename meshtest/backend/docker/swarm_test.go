@@ -163,6 +163,8 @@ func TestReadSwarmEngines(t *testing.T) {
 
 	_, err = ReadSwarmEngines(write("short", "e1 /run/mtswarm/e1.sock manager\n"))
 	assert.ErrorContains(t, err, "short:1")
+	_, err = ReadSwarmEngines(write("named", "e1 /s manager.example manager\n"))
+	assert.ErrorContains(t, err, `named:1: address "manager.example": want the engine's IP address`)
 	_, err = ReadSwarmEngines(write("workers", "e1 /s 1.2.3.4 worker\n"))
 	assert.ErrorContains(t, err, "no manager among 1 engines")
 	_, err = ReadSwarmEngines(filepath.Join(dir, "missing"))
