@@ -617,6 +617,9 @@ func (r *swarmRun) RemoveCommand() string {
 		dockerHost(r.s.manager.Socket), r.serviceName("gateway"), LabelRun, r.id, r.network)
 }
 
+// swarmTaskLabel marks the containers an engine runs for swarm tasks.
+const swarmTaskLabel = "com.docker.swarm.task.id"
+
 // swarmRemovePatience bounds how long RemoveRun waits for the engines to
 // remove a run's task containers after its services are gone: the manager
 // answers a service's removal at once and each engine stops and removes
@@ -638,12 +641,13 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 			errs = append(errs, fmt.Errorf("remove service %s: %w", svc.Spec.Name, err))
 		}
 	}
-	// The gateway is no task: nothing but this removes it.
+	// The gateway is no task, nor is anything else the swarm did not
+	// start: nothing but this removes them.
 	if left, err := s.containers(ctx, id); err == nil {
 		for _, c := range left {
-			if c.labels[LabelNode] == gatewayNode {
+			if c.labels[swarmTaskLabel] == "" {
 				if _, err := c.engine.cli.ContainerRemove(context.WithoutCancel(ctx), c.id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-					errs = append(errs, fmt.Errorf("remove gateway %s on %s: %w", c.name, c.engine.Name, err))
+					errs = append(errs, fmt.Errorf("remove container %s on %s: %w", c.name, c.engine.Name, err))
 				}
 			}
 		}
@@ -776,8 +780,9 @@ func (s *Swarm) labelled(ctx context.Context, filter client.Filters, of string) 
 
 // RemoveAbandoned removes the runs on the swarm whose meshtest process, on
 // this host, no longer exists, found by the labels of their services,
-// configs and networks on the manager (as the Docker backend's sweep finds
-// them by its containers and networks).
+// configs and networks on the manager and their containers on every engine
+// (as the Docker backend's sweep finds them by its containers and
+// networks).
 func (s *Swarm) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
 	mgr := s.manager.cli
 	all := make(client.Filters).Add("label", LabelRun)
@@ -810,6 +815,18 @@ func (s *Swarm) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
 	}
 	for _, n := range nets.Items {
 		consider(n.Labels)
+	}
+	// A gateway or a task container can outlive everything the manager
+	// lists (a process killed in the middle of RemoveRun).
+	for _, e := range s.engines {
+		cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: all})
+		if err != nil {
+			logf("meshtest: swarm sweep: list containers on %s: %v (what killed runs left is not removed this time)", e.Name, err)
+			return
+		}
+		for _, c := range cs.Items {
+			consider(c.Labels)
+		}
 	}
 	for run := range dead {
 		logf("meshtest: removing swarm run %s left by a process that no longer exists", run)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
@@ -299,8 +300,10 @@ func TestSwarmExitsAndActs(t *testing.T) {
 }
 
 // TestSwarmSweepsAbandonedRuns: a service labelled by a meshtest process
-// that no longer exists is removed by the sweep, with its network; a live
-// run's are left alone.
+// that no longer exists is removed by the sweep, with its network, and so
+// is a lone container of such a run on a worker (a gateway, or a task
+// container, that outlived its run's services); a live run's are left
+// alone.
 func TestSwarmSweepsAbandonedRuns(t *testing.T) {
 	s := testSwarm(t)
 	live, _ := startSwarmSleepers(t, s, "alive")
@@ -327,12 +330,30 @@ func TestSwarmSweepsAbandonedRuns(t *testing.T) {
 		assert.NoError(t, s.RemoveRun(ctx, dead, t.Logf))
 	})
 
-	rec := &logRecorder{t: t}
-	s.RemoveAbandoned(t.Context(), rec.logf)
-	assert.NotEmpty(t, mentioning(rec.take(), dead), "the sweep says what it removes")
-	left, err := s.Leftovers(t.Context(), dead)
+	lone := "swarm-dead-" + randomHex(t, 4)
+	worker := s.engines[len(s.engines)-1]
+	_, err = worker.cli.ContainerCreate(t.Context(), client.ContainerCreateOptions{
+		Name:   "meshtest-" + lone + "-gateway",
+		Config: &container.Config{Image: img, Labels: ownerLabels(t, lone, exitedProcess(t), false)},
+	})
 	require.NoError(t, err)
-	assert.Empty(t, left, "the dead run is gone from every engine")
+	t.Cleanup(func() {
+		ctx, cancel := teardown()
+		defer cancel()
+		assert.NoError(t, s.RemoveRun(ctx, lone, t.Logf))
+	})
+
+	rec := &logRecorder{t: t}
+	begin := time.Now()
+	s.RemoveAbandoned(t.Context(), rec.logf)
+	t.Logf("sweep took %.1f s", time.Since(begin).Seconds())
+	said := rec.take()
+	for _, run := range []string{dead, lone} {
+		assert.NotEmpty(t, mentioning(said, run), "the sweep says what it removes")
+		left, err := s.Leftovers(t.Context(), run)
+		require.NoError(t, err)
+		assert.Empty(t, left, "the dead run %s is gone from every engine", run)
+	}
 	sts, err := live.Status(t.Context())
 	require.NoError(t, err)
 	assert.True(t, sts["alive"].Running, "the live run is left alone: %+v", sts)
