@@ -34,8 +34,7 @@ import (
 // engines share no image store and no registry is assumed. The harness
 // reaches the units through a gateway on the overlay (swarm_reach.go) and
 // reads their cost from their own engines. Sidecars (the shaper), several
-// networks per run, HostAddr, and Act's actions that need the swarm to
-// place a task again (start, restart, remove, disconnect, connect) are not
+// networks per run, HostAddr, and Act's Disconnect and Connect are not
 // built: errors.ErrUnsupported; doc.go's Swarm section says how they map.
 //
 // The engines are read from a file of one line per engine, "name socket
@@ -443,13 +442,12 @@ const taskPatience = 2 * time.Minute
 // and fails with the task's own error when the swarm gives up on it (an
 // image an engine lacks, a limit no engine can meet).
 func (r *swarmRun) awaitTask(ctx context.Context, unit, service, old string) error {
-	deadline := time.Now().Add(taskPatience)
 	filter := make(client.Filters).Add("service", service)
 	last := "pending"
-	for {
+	err := poll(ctx, taskPatience, 200*time.Millisecond, func() (bool, error) {
 		tasks, err := r.s.manager.cli.TaskList(ctx, client.TaskListOptions{Filters: filter})
 		if err != nil {
-			return fmt.Errorf("start %s: list its tasks: %w", unit, err)
+			return false, fmt.Errorf("list its tasks: %w", err)
 		}
 		var newest *swarm.Task
 		for i, t := range tasks.Items {
@@ -457,23 +455,49 @@ func (r *swarmRun) awaitTask(ctx context.Context, unit, service, old string) err
 				newest = &tasks.Items[i]
 			}
 		}
-		if newest != nil && newest.ID != old {
-			switch t := newest; t.Status.State {
-			case swarm.TaskStateRunning:
-				return nil
-			case swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateOrphaned:
-				return fmt.Errorf("start %s: its task is %s: %s", unit, t.Status.State, cmp.Or(t.Status.Err, t.Status.Message))
-			default:
-				last = string(t.Status.State) + " (" + t.Status.Message + ")"
-			}
+		if newest == nil || newest.ID == old {
+			return false, nil
+		}
+		switch t := newest; t.Status.State {
+		case swarm.TaskStateRunning:
+			return true, nil
+		case swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateComplete, swarm.TaskStateShutdown, swarm.TaskStateOrphaned:
+			return false, fmt.Errorf("its task is %s: %s", t.Status.State, cmp.Or(t.Status.Err, t.Status.Message))
+		default:
+			last = string(t.Status.State) + " (" + t.Status.Message + ")"
+			return false, nil
+		}
+	})
+	if errors.Is(err, errPatience) {
+		err = fmt.Errorf("its task is not running within %v: %s", taskPatience, last)
+	}
+	if err != nil {
+		return fmt.Errorf("start %s: %w", unit, err)
+	}
+	return nil
+}
+
+// errPatience is poll's error when its patience runs out.
+var errPatience = errors.New("patience ran out")
+
+// poll calls done every interval until it reports true or an error, ctx
+// ends (context.Cause), or patience passes (errPatience): for the swarm's
+// state that no call waits for (a task placed, a subnet allocated, a
+// death seen by the manager).
+func poll(ctx context.Context, patience, every time.Duration, done func() (bool, error)) error {
+	deadline := time.Now().Add(patience)
+	for {
+		ok, err := done()
+		if ok || err != nil {
+			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("start %s: its task is not running within %v: %s", unit, taskPatience, last)
+			return errPatience
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("start %s: %w", unit, context.Cause(ctx))
-		case <-time.After(200 * time.Millisecond):
+			return context.Cause(ctx)
+		case <-time.After(every):
 		}
 	}
 }
@@ -643,7 +667,7 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 	}
 	// The gateway is no task, nor is anything else the swarm did not
 	// start: nothing but this removes them.
-	if left, err := s.containers(ctx, id); err == nil {
+	if left, err := s.containers(ctx, runFilter(id), "run "+id); err == nil {
 		for _, c := range left {
 			if c.labels[swarmTaskLabel] == "" {
 				if _, err := c.engine.cli.ContainerRemove(context.WithoutCancel(ctx), c.id, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
@@ -654,7 +678,7 @@ func (s *Swarm) RemoveRun(ctx context.Context, id string, logf backend.Logf) err
 	}
 	deadline := time.Now().Add(swarmRemovePatience)
 	for {
-		left, err := s.containers(ctx, id)
+		left, err := s.containers(ctx, runFilter(id), "run "+id)
 		if err != nil {
 			errs = append(errs, err)
 			break
@@ -711,13 +735,14 @@ type swarmContainer struct {
 	labels   map[string]string
 }
 
-// containers lists the run's containers on every engine.
-func (s *Swarm) containers(ctx context.Context, id string) ([]swarmContainer, error) {
+// containers lists what filter matches on every engine; of names it in
+// errors ("run swarm-1a2b").
+func (s *Swarm) containers(ctx context.Context, filter client.Filters, of string) ([]swarmContainer, error) {
 	var out []swarmContainer
 	for _, e := range s.engines {
-		cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: runFilter(id)})
+		cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
 		if err != nil {
-			return nil, fmt.Errorf("list containers of run %s on %s: %w", id, e.Name, err)
+			return nil, fmt.Errorf("list containers of %s on %s: %w", of, e.Name, err)
 		}
 		for _, c := range cs.Items {
 			out = append(out, swarmContainer{engine: e, id: c.ID, name: strings.TrimPrefix(strings.Join(c.Names, ","), "/"), labels: c.Labels})
@@ -757,14 +782,14 @@ func (s *Swarm) labelled(ctx context.Context, filter client.Filters, of string) 
 	for _, c := range cfgs.Items {
 		out = append(out, "config "+c.Spec.Name)
 	}
+	cs, err := s.containers(ctx, filter, of)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cs {
+		out = append(out, "container "+c.name+" on "+c.engine.Name)
+	}
 	for _, e := range s.engines {
-		cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
-		if err != nil {
-			return nil, fmt.Errorf("list containers of %s on %s: %w", of, e.Name, err)
-		}
-		for _, c := range cs.Items {
-			out = append(out, "container "+strings.TrimPrefix(strings.Join(c.Names, ","), "/")+" on "+e.Name)
-		}
 		// An overlay shows on a worker only while it has a task on it; the
 		// manager lists it until it is removed.
 		nets, err := e.cli.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
@@ -818,15 +843,13 @@ func (s *Swarm) RemoveAbandoned(ctx context.Context, logf backend.Logf) {
 	}
 	// A gateway or a task container can outlive everything the manager
 	// lists (a process killed in the middle of RemoveRun).
-	for _, e := range s.engines {
-		cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: all})
-		if err != nil {
-			logf("meshtest: swarm sweep: list containers on %s: %v (what killed runs left is not removed this time)", e.Name, err)
-			return
-		}
-		for _, c := range cs.Items {
-			consider(c.Labels)
-		}
+	cs, err := s.containers(ctx, all, "any run")
+	if err != nil {
+		logf("meshtest: swarm sweep: %v (what killed runs left is not removed this time)", err)
+		return
+	}
+	for _, c := range cs {
+		consider(c.labels)
 	}
 	for run := range dead {
 		logf("meshtest: removing swarm run %s left by a process that no longer exists", run)
@@ -929,24 +952,18 @@ func (r *swarmRun) Act(ctx context.Context, name string, a backend.Action) error
 // until then Status would show a dead unit up, and a Start would take it
 // for running and do nothing.
 func (r *swarmRun) awaitDown(ctx context.Context, name, task string) error {
-	deadline := time.Now().Add(taskPatience)
-	for {
+	err := poll(ctx, taskPatience, 100*time.Millisecond, func() (bool, error) {
 		tasks, err := r.Tasks(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if st := tasks[name]; st.TaskID != task || !st.Running {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s's task still runs, as its manager sees it, %v after its container died", name, taskPatience)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		st := tasks[name]
+		return st.TaskID != task || !st.Running, nil
+	})
+	if errors.Is(err, errPatience) {
+		return fmt.Errorf("%s's task still runs, as its manager sees it, %v after its container died", name, taskPatience)
 	}
+	return err
 }
 
 // replaceTask starts the unit's service's task anew (Start, Restart). A
@@ -987,27 +1004,17 @@ func (r *swarmRun) removeUnit(ctx context.Context, name string) error {
 		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	unit := runFilter(r.id).Add("label", LabelNode+"="+name)
-	deadline := time.Now().Add(swarmRemovePatience)
-	for {
-		left := 0
-		for _, e := range r.s.engines {
-			cs, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: unit})
-			if err != nil {
-				return fmt.Errorf("remove %s: list its containers on %s: %w", name, e.Name, err)
-			}
-			left += len(cs.Items)
-		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("remove %s: %d task containers still there %v after its service's removal", name, left, swarmRemovePatience)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove %s: %w", name, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+	var left []swarmContainer
+	err := poll(ctx, swarmRemovePatience, 200*time.Millisecond, func() (bool, error) {
+		var err error
+		left, err = r.s.containers(ctx, unit, "unit "+name)
+		return len(left) == 0, err
+	})
+	if errors.Is(err, errPatience) {
+		err = fmt.Errorf("%d task containers still there %v after its service's removal", len(left), swarmRemovePatience)
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", name, err)
 	}
 	cfgs, err := mgr.ConfigList(ctx, client.ConfigListOptions{Filters: unit})
 	if err != nil {

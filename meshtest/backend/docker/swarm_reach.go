@@ -105,18 +105,18 @@ func (r *swarmRun) startGateway(ctx context.Context, logf backend.Logf) error {
 	if addr == "" {
 		return fmt.Errorf("gateway of run %s: %s published no port on %s", r.id, mgr.Name, host)
 	}
-	deadline := time.Now().Add(gatewayPatience)
-	for {
+	var dialErr error
+	if err := poll(ctx, gatewayPatience, 100*time.Millisecond, func() (bool, error) {
 		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
-		if err == nil {
-			c.Close()
-			break
+		if err != nil {
+			dialErr = err
+			return false, nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			logs, _ := containerLogs(context.WithoutCancel(ctx), mgr.cli, res.ID, 20)
-			return fmt.Errorf("gateway of run %s at %s does not answer within %v: %w\n%s", r.id, addr, gatewayPatience, err, logs)
-		}
-		time.Sleep(100 * time.Millisecond)
+		c.Close()
+		return true, nil
+	}); err != nil {
+		logs, _ := containerLogs(context.WithoutCancel(ctx), mgr.cli, res.ID, 20)
+		return fmt.Errorf("gateway of run %s at %s does not answer within %v: %w\n%s", r.id, addr, gatewayPatience, dialErr, logs)
 	}
 	r.gateway = &gateway.Dialer{Addr: addr, Token: hex.EncodeToString(token)}
 	return nil
@@ -129,26 +129,24 @@ const subnetPatience = 10 * time.Second
 
 // subnet is the run's overlay's subnet, once the manager has allocated it.
 func (r *swarmRun) subnet(ctx context.Context) (netip.Prefix, error) {
-	deadline := time.Now().Add(subnetPatience)
-	for {
+	var subnet netip.Prefix
+	err := poll(ctx, subnetPatience, 100*time.Millisecond, func() (bool, error) {
 		ins, err := r.s.manager.cli.NetworkInspect(ctx, r.networkID, client.NetworkInspectOptions{})
 		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("inspect network %s: %w", r.network, err)
+			return false, fmt.Errorf("inspect network %s: %w", r.network, err)
 		}
 		for _, c := range ins.Network.IPAM.Config {
 			if c.Subnet.IsValid() {
-				return c.Subnet, nil
+				subnet = c.Subnet
+				return true, nil
 			}
 		}
-		if time.Now().After(deadline) {
-			return netip.Prefix{}, fmt.Errorf("network %s has no subnet %v after its creation", r.network, subnetPatience)
-		}
-		select {
-		case <-ctx.Done():
-			return netip.Prefix{}, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+		return false, nil
+	})
+	if errors.Is(err, errPatience) {
+		err = fmt.Errorf("network %s has no subnet %v after its creation", r.network, subnetPatience)
 	}
+	return subnet, err
 }
 
 // DialContext opens a connection to addr on the run's overlay through the

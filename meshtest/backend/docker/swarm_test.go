@@ -358,3 +358,24 @@ func TestSwarmSweepsAbandonedRuns(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, sts["alive"].Running, "the live run is left alone: %+v", sts)
 }
+
+// TestPoll: poll ends when done says so, with done's error, when its
+// patience runs out (errPatience), or with ctx's cause.
+func TestPoll(t *testing.T) {
+	calls := 0
+	err := poll(t.Context(), time.Minute, time.Millisecond, func() (bool, error) {
+		calls++
+		return calls == 3, nil
+	})
+	assert.NoError(t, err)
+	assert.Equal(t, 3, calls)
+
+	boom := errors.New("boom")
+	assert.ErrorIs(t, poll(t.Context(), time.Minute, time.Millisecond, func() (bool, error) { return false, boom }), boom)
+	assert.ErrorIs(t, poll(t.Context(), 10*time.Millisecond, time.Millisecond, func() (bool, error) { return false, nil }), errPatience)
+
+	why := errors.New("the mesh is removed")
+	ctx, cancel := context.WithCancelCause(t.Context())
+	cancel(why)
+	assert.ErrorIs(t, poll(ctx, time.Minute, time.Millisecond, func() (bool, error) { return false, nil }), why)
+}
