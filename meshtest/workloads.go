@@ -692,7 +692,7 @@ func (m *Mesh) clockNote() string {
 	for _, c := range info.Clocks {
 		lo, hi = min(lo, c.OffsetMs-c.UncertaintyMs), max(hi, c.OffsetMs+c.UncertaintyMs)
 		elo, ehi = min(elo, c.OffsetMs), max(ehi, c.OffsetMs)
-		each = append(each, fmt.Sprintf("%s %+.2f ms (±%.2f)", c.Engine, c.OffsetMs, c.UncertaintyMs))
+		each = append(each, c.String())
 	}
 	return fmt.Sprintf("backend %s: engines' clocks against the harness's %s; a delay between nodes on two engines is off by their offsets' difference, at most %.2f ms between these estimates and %.2f ms with their uncertainty", info.Backend, strings.Join(each, ", "), ehi-elo, hi-lo)
 }

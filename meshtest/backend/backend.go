@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"time"
@@ -290,6 +291,11 @@ type EngineClock struct {
 	// UncertaintyMs is half the call's round trip: the offset is known to
 	// within it.
 	UncertaintyMs float64 `json:"uncertainty_ms"`
+}
+
+// String is the clock as reports print it: "e2 -0.31 ms (±0.40)".
+func (c EngineClock) String() string {
+	return fmt.Sprintf("%s %+.2f ms (±%.2f)", c.Engine, c.OffsetMs, c.UncertaintyMs)
 }
 
 // FloorMeasurer is a backend that can measure its own raw speed: n plain

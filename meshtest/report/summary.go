@@ -42,7 +42,7 @@ func FromSummary(s *summary.File, passed bool, charts []Chart) Data {
 	if len(b.Clocks) > 0 {
 		var clocks []string
 		for _, c := range b.Clocks {
-			clocks = append(clocks, fmt.Sprintf("%s %+.2f ms (±%.2f)", c.Engine, c.OffsetMs, c.UncertaintyMs))
+			clocks = append(clocks, c.String())
 		}
 		d.Environment = append(d.Environment, KV{Key: "engine clocks", Value: strings.Join(clocks, ", ") + " against the harness's"})
 	}
